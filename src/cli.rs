@@ -1,0 +1,192 @@
+//! The command line: `run`, `backup`, `restore`, `factory-reset`. Sets up logging and the runtime,
+//! wires signals to a clean shutdown, and prints what an operator at the console needs. Owns no
+//! feature logic.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::app::App;
+use crate::config::{Cli, Command, Config};
+use crate::store::{self, Store};
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(&cli.opts) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("gatehouse: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config.log_level);
+    let result = match cli.command {
+        Command::Run => run(config),
+        Command::Backup { file } => backup(&config, &file),
+        Command::Restore { file, yes } => restore(&config, &file, yes),
+        Command::FactoryReset { yes } => factory_reset(&config, yes),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gatehouse: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(level: &str) {
+    let level = level.parse().unwrap_or(tracing::Level::INFO);
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}
+
+type BoxError = Box<dyn std::error::Error>;
+
+fn run(config: Config) -> Result<(), BoxError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(8)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let https_addr = config.https_addr;
+        let redirect = config.http_redirect_addr;
+        let data_dir = config.data_dir.clone();
+        let app = Arc::new(tokio::task::spawn_blocking(move || App::open(config)).await??);
+        let listener = tokio::net::TcpListener::bind(https_addr)
+            .await
+            .map_err(|e| format!("cannot listen for HTTPS on {https_addr}: {e}"))?;
+        let local = listener.local_addr()?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        if let Some(addr) = redirect {
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen for the HTTP redirect on {addr}: {e}"))?;
+            let mut rx = stop_rx.clone();
+            tokio::spawn(async move {
+                let stop = async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                };
+                if let Err(e) = crate::web::serve_redirect(l, local.port(), stop).await {
+                    tracing::error!(error = %e, "HTTP redirect stopped");
+                }
+            });
+        }
+        let setup = if crate::accounts::setup_required(&app)? {
+            " (first start: open it to create the administrator)"
+        } else {
+            ""
+        };
+        tracing::info!(
+            version = crate::version::LONG,
+            data_dir = %data_dir.display(),
+            "Gatehouse listening on https://{}{}", local, setup
+        );
+        let shutdown = async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            let _ = stop_tx.send(true);
+        };
+        crate::web::serve(app.clone(), listener, shutdown, Duration::from_millis(1500)).await?;
+        // Every in-flight write has finished or been cut with its request; the store closes with
+        // the last reference to `app`.
+        drop(app);
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot watch SIGTERM");
+            std::future::pending::<()>().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+fn store_path(config: &Config) -> std::path::PathBuf {
+    config.data_dir.join(store::FILE_NAME)
+}
+
+fn backup(config: &Config, file: &std::path::Path) -> Result<(), BoxError> {
+    store::backup_file(&store_path(config), file)?;
+    let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    println!("backup written to {} ({size} bytes)", file.display());
+    Ok(())
+}
+
+fn confirm(question: &str, word: &str) -> Result<bool, BoxError> {
+    print!("{question}\nType \"{word}\" to go on: ");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim() == word)
+}
+
+fn restore(config: &Config, file: &std::path::Path, yes: bool) -> Result<(), BoxError> {
+    let path = store_path(config);
+    let s = Store::open(&path)?;
+    // Check the backup before asking anything.
+    store::backup_file(file, &config.data_dir.join("restore-check.redb"))
+        .map(|_| std::fs::remove_file(config.data_dir.join("restore-check.redb")))??;
+    if !yes
+        && !confirm(
+            &format!(
+                "This replaces every account, setting and record in {} with the backup {}.",
+                path.display(),
+                file.display()
+            ),
+            "restore",
+        )?
+    {
+        println!("nothing changed");
+        return Ok(());
+    }
+    s.restore_from(file)?;
+    println!("restored {} into {}", file.display(), path.display());
+    Ok(())
+}
+
+fn factory_reset(config: &Config, yes: bool) -> Result<(), BoxError> {
+    let path = store_path(config);
+    if !path.exists() {
+        println!("no store at {}: nothing to reset", path.display());
+        return Ok(());
+    }
+    let s = Store::open(&path)?;
+    if !yes
+        && !confirm(
+            &format!(
+                "This wipes every account, setting and record in {} and the HTTPS certificate.",
+                config.data_dir.display()
+            ),
+            "reset",
+        )?
+    {
+        println!("nothing changed");
+        return Ok(());
+    }
+    s.factory_reset()?;
+    let tls = config.data_dir.join("tls");
+    if tls.exists() {
+        std::fs::remove_dir_all(&tls)?;
+    }
+    println!("factory reset done: the next start leads to the setup page");
+    Ok(())
+}

@@ -1,0 +1,295 @@
+//! Configuration: the command line (`clap`), `GATEHOUSE_*` environment variables and the TOML
+//! config file, merged in that order of precedence over the built-in defaults (the same values as
+//! `board/gatehouse.toml` documents). Owns parsing and validation of settings only; it starts
+//! nothing.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "gatehouse",
+    version = crate::version::LONG,
+    about = "Gatehouse: the building's video-intercom and access-control controller",
+    long_about = "Gatehouse: the building's video-intercom and access-control controller.\n\n\
+Every option can also be given in the TOML file named by --config (keys as the long option \
+without dashes' prefix, e.g. `https-addr = \"0.0.0.0:443\"`) or as an environment variable \
+GATEHOUSE_<OPTION> (e.g. GATEHOUSE_HTTPS_ADDR). The command line wins over the environment, \
+which wins over the file, which wins over the defaults."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub opts: Opts,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Start the service: HTTPS page and API (and, as they land, SIP and serial readers).
+    Run,
+    /// Write a consistent copy of the store to FILE; works while the service runs.
+    Backup { file: PathBuf },
+    /// Replace the store with the backup FILE (the service must be stopped; the page can restore
+    /// while running). Refuses a file that is not a Gatehouse store.
+    Restore {
+        file: PathBuf,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Wipe every account, setting and record, and the uploaded certificate (the service must be
+    /// stopped). Asks for confirmation.
+    FactoryReset {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// Options shared by every command. `None` means "not given here": the file or default decides.
+#[derive(Args, Debug, Default)]
+pub struct Opts {
+    /// TOML config file (see board/gatehouse.toml for every key and its default).
+    #[arg(long, env = "GATEHOUSE_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Directory holding the store, the certificate and uploads; created if missing.
+    /// [default: ./gatehouse-data]
+    #[arg(long, env = "GATEHOUSE_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Address of the HTTPS page and API. [default: 0.0.0.0:8443]
+    #[arg(long, env = "GATEHOUSE_HTTPS_ADDR", global = true)]
+    pub https_addr: Option<SocketAddr>,
+    /// Optional plain-HTTP address that only redirects to HTTPS (e.g. 0.0.0.0:80). [default: off]
+    #[arg(long, env = "GATEHOUSE_HTTP_REDIRECT_ADDR", global = true)]
+    pub http_redirect_addr: Option<SocketAddr>,
+    /// SIP over UDP and TCP. [default: 0.0.0.0:5060]
+    #[arg(long, env = "GATEHOUSE_SIP_ADDR", global = true)]
+    pub sip_addr: Option<SocketAddr>,
+    /// SIP over TLS. [default: 0.0.0.0:5061]
+    #[arg(long, env = "GATEHOUSE_SIPS_ADDR", global = true)]
+    pub sips_addr: Option<SocketAddr>,
+    /// Log level: error, warn, info, debug or trace. [default: info]
+    #[arg(long, env = "GATEHOUSE_LOG_LEVEL", global = true)]
+    pub log_level: Option<String>,
+    /// Idle time after which a session ends, e.g. 30m, 2h, 90s. [default: 30m]
+    #[arg(long, env = "GATEHOUSE_SESSION_IDLE_TIMEOUT", global = true, value_parser = humantime::parse_duration)]
+    pub session_idle_timeout: Option<Duration>,
+    /// Failed logins (per account and per source address) before a lock-out. [default: 5]
+    #[arg(long, env = "GATEHOUSE_LOCKOUT_THRESHOLD", global = true)]
+    pub lockout_threshold: Option<u32>,
+    /// How long a lock-out lasts, e.g. 30m. [default: 30m]
+    #[arg(long, env = "GATEHOUSE_LOCKOUT_DURATION", global = true, value_parser = humantime::parse_duration)]
+    pub lockout_duration: Option<Duration>,
+    /// Most HTTPS connections served at once; more wait in the kernel backlog. [default: 64]
+    #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS", global = true)]
+    pub max_connections: Option<usize>,
+    /// Most audit-log entries kept; the oldest are dropped first. [default: 100000]
+    #[arg(long, env = "GATEHOUSE_AUDIT_RETENTION", global = true)]
+    pub audit_retention: Option<u64>,
+    /// Most signed-in sessions at once. [default: 64]
+    #[arg(long, env = "GATEHOUSE_MAX_SESSIONS", global = true)]
+    pub max_sessions: Option<usize>,
+    /// Where the kernel's ARP table is read to learn a client's MAC address for MAC allow-lists.
+    /// [default: /proc/net/arp]
+    #[arg(long, env = "GATEHOUSE_ARP_TABLE", global = true)]
+    pub arp_table: Option<PathBuf>,
+}
+
+/// The TOML file: the same keys as the long options.
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    https_addr: Option<SocketAddr>,
+    http_redirect_addr: Option<SocketAddr>,
+    sip_addr: Option<SocketAddr>,
+    sips_addr: Option<SocketAddr>,
+    log_level: Option<String>,
+    #[serde(default, with = "opt_duration")]
+    session_idle_timeout: Option<Duration>,
+    lockout_threshold: Option<u32>,
+    #[serde(default, with = "opt_duration")]
+    lockout_duration: Option<Duration>,
+    max_connections: Option<usize>,
+    audit_retention: Option<u64>,
+    max_sessions: Option<usize>,
+    arp_table: Option<PathBuf>,
+}
+
+mod opt_duration {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let s: Option<String> = Option::deserialize(d)?;
+        s.map(|s| humantime::parse_duration(&s).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+/// The effective settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub https_addr: SocketAddr,
+    pub http_redirect_addr: Option<SocketAddr>,
+    pub sip_addr: SocketAddr,
+    pub sips_addr: SocketAddr,
+    pub log_level: String,
+    pub session_idle_timeout: Duration,
+    pub lockout_threshold: u32,
+    pub lockout_duration: Duration,
+    pub max_connections: usize,
+    pub audit_retention: u64,
+    pub max_sessions: usize,
+    pub arp_table: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./gatehouse-data"),
+            https_addr: ([0, 0, 0, 0], 8443).into(),
+            http_redirect_addr: None,
+            sip_addr: ([0, 0, 0, 0], 5060).into(),
+            sips_addr: ([0, 0, 0, 0], 5061).into(),
+            log_level: "info".into(),
+            session_idle_timeout: Duration::from_secs(30 * 60),
+            lockout_threshold: 5,
+            lockout_duration: Duration::from_secs(30 * 60),
+            max_connections: 64,
+            audit_retention: 100_000,
+            max_sessions: 64,
+            arp_table: PathBuf::from("/proc/net/arp"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("setting {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+impl Config {
+    /// Merges options over the config file over the defaults, and checks the result.
+    pub fn load(opts: &Opts) -> Result<Config, ConfigError> {
+        let file = match &opts.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+                toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::File {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?
+            }
+            None => FileConfig::default(),
+        };
+        let d = Config::default();
+        macro_rules! pick {
+            ($f:ident) => {
+                opts.$f.clone().or(file.$f.clone()).unwrap_or(d.$f.clone())
+            };
+        }
+        let cfg = Config {
+            data_dir: pick!(data_dir),
+            https_addr: pick!(https_addr),
+            http_redirect_addr: opts.http_redirect_addr.or(file.http_redirect_addr),
+            sip_addr: pick!(sip_addr),
+            sips_addr: pick!(sips_addr),
+            log_level: pick!(log_level),
+            session_idle_timeout: pick!(session_idle_timeout),
+            lockout_threshold: pick!(lockout_threshold),
+            lockout_duration: pick!(lockout_duration),
+            max_connections: pick!(max_connections),
+            audit_retention: pick!(audit_retention),
+            max_sessions: pick!(max_sessions),
+            arp_table: pick!(arp_table),
+        };
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let bad = |field, reason: &str| {
+            Err(ConfigError::Invalid {
+                field,
+                reason: reason.into(),
+            })
+        };
+        if !["error", "warn", "info", "debug", "trace"].contains(&self.log_level.as_str()) {
+            return bad("log-level", "must be error, warn, info, debug or trace");
+        }
+        if self.session_idle_timeout < Duration::from_secs(1) {
+            return bad("session-idle-timeout", "must be at least 1s");
+        }
+        if self.lockout_threshold == 0 || self.lockout_threshold > 100 {
+            return bad("lockout-threshold", "must be between 1 and 100");
+        }
+        if self.max_connections == 0 || self.max_connections > 4096 {
+            return bad("max-connections", "must be between 1 and 4096");
+        }
+        if self.max_sessions == 0 || self.max_sessions > 10_000 {
+            return bad("max-sessions", "must be between 1 and 10000");
+        }
+        if self.audit_retention < 100 {
+            return bad("audit-retention", "must be at least 100");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn board_defaults_parse_and_command_line_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.toml");
+        std::fs::write(
+            &path,
+            "data-dir = \"/var/lib/gatehouse\"\nhttps-addr = \"0.0.0.0:443\"\nsession-idle-timeout = \"10m\"\n",
+        )
+        .unwrap();
+        let mut opts = Opts {
+            config: Some(path),
+            ..Default::default()
+        };
+        let cfg = Config::load(&opts).unwrap();
+        assert_eq!(cfg.data_dir, PathBuf::from("/var/lib/gatehouse"));
+        assert_eq!(cfg.https_addr.port(), 443);
+        assert_eq!(cfg.session_idle_timeout, Duration::from_secs(600));
+        assert_eq!(cfg.lockout_threshold, 5);
+        opts.https_addr = Some("127.0.0.1:9443".parse().unwrap());
+        assert_eq!(Config::load(&opts).unwrap().https_addr.port(), 9443);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.toml");
+        std::fs::write(&path, "no-such-key = 1\n").unwrap();
+        let opts = Opts {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        assert!(Config::load(&opts)
+            .unwrap_err()
+            .to_string()
+            .contains("no-such-key"));
+        std::fs::write(&path, "lockout-threshold = 0\n").unwrap();
+        assert!(Config::load(&opts)
+            .unwrap_err()
+            .to_string()
+            .contains("lockout-threshold"));
+    }
+}

@@ -1,0 +1,79 @@
+//! Every redb table of Gatehouse, declared in this one place, with the generic copy and clear used
+//! by backup, restore and factory reset. Values are always versioned postcard (see `codec`); keys are
+//! either a string or a sequence number. A new table is added here and to `STR_TABLES` or
+//! `SEQ_TABLES`, and nowhere else.
+
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+
+use super::{Result, SeqTable, StrTable};
+
+/// Store header: `magic`, `schema`.
+pub const META: StrTable = StrTable::new("meta");
+/// Accounts of the page and API, keyed by lower-cased user name.
+pub const ACCOUNTS: StrTable = StrTable::new("accounts");
+/// Settings and singletons (company, logo, …), keyed by a fixed name.
+pub const SETTINGS: StrTable = StrTable::new("settings");
+/// Audit log, keyed by a growing sequence number.
+pub const AUDIT: SeqTable = SeqTable::new("audit");
+
+/// Tables with string keys that a backup carries (the header is written by the store itself).
+pub const STR_TABLES: &[StrTable] = &[ACCOUNTS, SETTINGS];
+/// Tables with sequence keys that a backup carries.
+pub const SEQ_TABLES: &[SeqTable] = &[AUDIT];
+
+pub(super) fn create_all(txn: &WriteTransaction) -> Result<()> {
+    txn.open_table(META)?;
+    for t in STR_TABLES {
+        txn.open_table(*t)?;
+    }
+    for t in SEQ_TABLES {
+        txn.open_table(*t)?;
+    }
+    Ok(())
+}
+
+pub(super) fn clear_all(txn: &WriteTransaction) -> Result<()> {
+    for t in STR_TABLES {
+        txn.open_table(*t)?.retain(|_, _| false)?;
+    }
+    for t in SEQ_TABLES {
+        txn.open_table(*t)?.retain(|_, _| false)?;
+    }
+    Ok(())
+}
+
+pub(super) fn copy_all(from: &ReadTransaction, to: &WriteTransaction) -> Result<()> {
+    {
+        let src = from.open_table(META)?;
+        let mut dst = to.open_table(META)?;
+        for row in src.iter()? {
+            let (k, v) = row?;
+            dst.insert(k.value(), v.value())?;
+        }
+    }
+    for t in STR_TABLES {
+        let src = match from.open_table(*t) {
+            Ok(s) => s,
+            Err(redb::TableError::TableDoesNotExist(_)) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let mut dst = to.open_table(*t)?;
+        for row in src.iter()? {
+            let (k, v) = row?;
+            dst.insert(k.value(), v.value())?;
+        }
+    }
+    for t in SEQ_TABLES {
+        let src = match from.open_table(*t) {
+            Ok(s) => s,
+            Err(redb::TableError::TableDoesNotExist(_)) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let mut dst = to.open_table(*t)?;
+        for row in src.iter()? {
+            let (k, v) = row?;
+            dst.insert(k.value(), v.value())?;
+        }
+    }
+    Ok(())
+}
