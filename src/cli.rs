@@ -143,8 +143,7 @@ fn restore(config: &Config, file: &std::path::Path, yes: bool) -> Result<(), Box
     let path = store_path(config);
     let s = Store::open(&path)?;
     // Check the backup before asking anything.
-    store::backup_file(file, &config.data_dir.join("restore-check.redb"))
-        .map(|_| std::fs::remove_file(config.data_dir.join("restore-check.redb")))??;
+    store::check_backup(file)?;
     if !yes
         && !confirm(
             &format!(

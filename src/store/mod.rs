@@ -95,12 +95,7 @@ impl Store {
     /// of a layout this build understands.
     pub fn open(path: &Path) -> Result<Store> {
         let existed = path.exists();
-        let db = builder().create(path).map_err(|e| match e {
-            DatabaseError::Storage(redb::StorageError::Corrupted(r)) => {
-                StoreError::NotAStore(path.to_owned(), r)
-            }
-            other => other.into(),
-        })?;
+        let db = builder().create(path).map_err(|e| open_error(path, e))?;
         let store = Store {
             db,
             path: path.to_owned(),
@@ -202,27 +197,43 @@ pub fn backup_file(src: &Path, dest: &Path) -> Result<()> {
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no store file here"),
         });
     }
-    let db = builder().open_read_only(src)?;
+    let db = builder()
+        .open_read_only(src)
+        .map_err(|e| open_error(src, e))?;
     let txn = db.begin_read()?;
     check_header(&txn, src)?;
     write_copy(&txn, dest)
 }
 
+/// Maps a failure to open `path` as a redb file: in use, missing, or not a store at all.
+fn open_error(path: &Path, e: DatabaseError) -> StoreError {
+    match e {
+        DatabaseError::DatabaseAlreadyOpen => StoreError::InUse,
+        DatabaseError::Storage(redb::StorageError::Io(io))
+            if io.kind() != std::io::ErrorKind::InvalidData =>
+        {
+            StoreError::Io {
+                path: path.to_owned(),
+                source: io,
+            }
+        }
+        other => StoreError::NotAStore(path.to_owned(), other.to_string()),
+    }
+}
+
 fn open_backup(src: &Path) -> Result<redb::ReadOnlyDatabase> {
-    let not_store = |why: String| StoreError::NotAStore(src.to_owned(), why);
     let db = Database::builder()
         .open_read_only(src)
-        .map_err(|e| match e {
-            DatabaseError::Storage(redb::StorageError::Io(io)) => StoreError::Io {
-                path: src.to_owned(),
-                source: io,
-            },
-            other => not_store(other.to_string()),
-        })?;
+        .map_err(|e| open_error(src, e))?;
     let txn = db.begin_read()?;
     check_header(&txn, src)?;
     drop(txn);
     Ok(db)
+}
+
+/// Checks that `path` is a Gatehouse store this build can read (for restore).
+pub fn check_backup(path: &Path) -> Result<()> {
+    open_backup(path).map(drop)
 }
 
 fn check_header(txn: &ReadTransaction, path: &Path) -> Result<()> {
