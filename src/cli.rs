@@ -90,6 +90,8 @@ fn run(config: Config) -> Result<(), BoxError> {
             data_dir = %data_dir.display(),
             "Gatehouse listening on https://{}{}", local, setup
         );
+        let host = if local.ip().is_unspecified() { "localhost".to_owned() } else { local.ip().to_string() };
+        tracing::info!("open https://{}:{}/ in a browser (the certificate is self-signed until you upload one)", host, local.port());
         let shutdown = async move {
             shutdown_signal().await;
             tracing::info!("shutting down");

@@ -274,6 +274,21 @@ mod tests {
     }
 
     #[test]
+    fn the_board_config_is_valid() {
+        let opts = Opts {
+            config: Some(PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/board/gatehouse.toml"
+            ))),
+            ..Default::default()
+        };
+        let cfg = Config::load(&opts).unwrap();
+        assert_eq!(cfg.data_dir, PathBuf::from("/var/lib/gatehouse"));
+        assert_eq!(cfg.https_addr.port(), 443);
+        assert_eq!((cfg.sip_addr.port(), cfg.sips_addr.port()), (5060, 5061));
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.toml");
