@@ -103,7 +103,7 @@ pub fn mac_of(ip: IpAddr, arp: &Path) -> Option<String> {
     parse_arp(&text, ip)
 }
 
-fn parse_arp(text: &str, ip: IpAddr) -> Option<String> {
+pub fn parse_arp(text: &str, ip: IpAddr) -> Option<String> {
     let wanted = ip.to_string();
     text.lines().skip(1).find_map(|line| {
         let cols: Vec<&str> = line.split_whitespace().collect();
