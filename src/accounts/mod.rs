@@ -84,7 +84,7 @@ impl From<&Account> for AccountView {
         AccountView {
             username: a.username.clone(),
             role: a.role,
-            allowed_ips: a.allow.ips.iter().map(|n| compact_net(n)).collect(),
+            allowed_ips: a.allow.ips.iter().map(compact_net).collect(),
             allowed_macs: a.allow.macs.clone(),
             created: a.created,
             password_changed: a.password_changed,
