@@ -88,6 +88,17 @@ pub fn logo(app: &App) -> Result<Option<Logo>> {
     })
 }
 
+/// Whether a logo is set, without decoding it.
+pub fn has_logo(app: &App) -> Result<bool> {
+    app.store.read(|txn| {
+        let t = txn.open_table(SETTINGS).map_err(StoreError::from)?;
+        let found = redb::ReadableTable::get(&t, "company.logo")
+            .map_err(StoreError::from)?
+            .is_some();
+        Ok(found)
+    })
+}
+
 /// Checks an uploaded logo: PNG or JPEG by its content, at most 512 KiB and 2048×2048 pixels.
 pub fn check_logo(bytes: &[u8]) -> Result<Logo> {
     const FIELD: &str = "logo";

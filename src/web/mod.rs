@@ -60,7 +60,31 @@ pub fn router(app: Arc<App>) -> Router {
             }),
         )
         .merge(page::router())
+        .fallback(not_found)
         .with_state(app)
+}
+
+/// Unknown paths: JSON under `/api/`, a page elsewhere.
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if uri.path().starts_with("/api/") {
+        error::ApiError(Error::NotFound(format!("no API route {}", uri.path()))).into_response()
+    } else {
+        (
+            axum::http::StatusCode::NOT_FOUND,
+            axum::response::Html(
+                maud::html! {
+                    (maud::DOCTYPE)
+                    html lang="en" {
+                        head { meta charset="utf-8"; title { "Not found — Gatehouse" } link rel="stylesheet" href="/assets/style.css"; }
+                        body { main { h1 { "Not found" } p { "There is no page at " code { (uri.path()) } "." } p { a href="/" { "Back to the start page" } } } }
+                    }
+                }
+                .into_string(),
+            ),
+        )
+            .into_response()
+    }
 }
 
 /// Serves HTTPS on the configured address until `shutdown` completes, then lets requests in flight

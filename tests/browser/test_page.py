@@ -10,13 +10,8 @@ target/screenshots). Missing chromium or chromedriver is a failure, not a skip.
 
 import os
 import shutil
-import socket
-import ssl
 import struct
-import subprocess
 import tempfile
-import time
-import urllib.request
 import zlib
 from pathlib import Path
 
@@ -32,12 +27,6 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 USER = "admin"
 PASSWORD = "Kp7!wQz2"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def tiny_png(width=24, height=24):
@@ -66,51 +55,10 @@ def tiny_png(width=24, height=24):
     )
 
 
-def wait_https(url, proc, timeout=30):
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"gatehouse exited early with status {proc.returncode}")
-        try:
-            urllib.request.urlopen(url + "/assets/style.css", context=ctx, timeout=2).read()
-            return
-        except Exception as e:  # not up yet
-            last = e
-            time.sleep(0.2)
-    raise AssertionError(f"gatehouse did not answer on {url} within {timeout}s: {last}")
-
-
 @pytest.fixture
-def server():
-    binary = Path(os.environ.get("GATEHOUSE_BIN", REPO / "target/debug/gatehouse"))
-    if not binary.is_absolute():
-        binary = REPO / binary
-    assert binary.is_file(), f"no gatehouse binary at {binary}; run `cargo build` first"
-    data = tempfile.mkdtemp(prefix="gatehouse-browser-")
-    port = free_port()
-    log = open(Path(data) / "server.log", "wb")
-    proc = subprocess.Popen(
-        [str(binary), "run", "--data-dir", data, "--https-addr", f"127.0.0.1:{port}"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"https://127.0.0.1:{port}"
-    try:
-        wait_https(url, proc)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        shutil.rmtree(data, ignore_errors=True)
+def server(gatehouse):
+    """The base URL of a fresh gatehouse (the `gatehouse` fixture of tests/conftest.py)."""
+    return gatehouse.base
 
 
 @pytest.fixture

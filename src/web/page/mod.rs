@@ -84,7 +84,7 @@ impl Frame {
         let company = blocking(app, |app| {
             Ok((
                 crate::company::get(app)?.name,
-                crate::company::logo(app)?.is_some(),
+                crate::company::has_logo(app)?,
             ))
         })
         .await;
