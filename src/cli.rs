@@ -58,6 +58,7 @@ fn run(config: Config) -> Result<(), BoxError> {
         .build()?;
     rt.block_on(async move {
         let https_addr = config.https_addr;
+        let sip_addr = config.sip_addr;
         let redirect = config.http_redirect_addr;
         let data_dir = config.data_dir.clone();
         let app = Arc::new(tokio::task::spawn_blocking(move || App::open(config)).await??);
@@ -79,6 +80,16 @@ fn run(config: Config) -> Result<(), BoxError> {
                     tracing::error!(error = %e, "HTTP redirect stopped");
                 }
             });
+        }
+        let sip = crate::sip::udp::bind(sip_addr)
+            .await
+            .map_err(|e| format!("cannot listen for SIP on udp {sip_addr}: {e}"))?;
+        tracing::info!("SIP listening on udp://{}", sip.local_addr()?);
+        {
+            let mut rx = stop_rx.clone();
+            tokio::spawn(crate::sip::udp::serve(sip, async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }));
         }
         let setup = if crate::accounts::setup_required(&app)? {
             " (first start: open it to create the administrator)"

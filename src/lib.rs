@@ -14,6 +14,7 @@ pub mod cli;
 pub mod company;
 pub mod config;
 pub mod error;
+pub mod sip;
 pub mod store;
 pub mod system;
 pub mod time;

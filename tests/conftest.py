@@ -18,7 +18,8 @@ class Gatehouse:
         if not os.path.exists(BIN):
             raise RuntimeError(f"{BIN} is missing: run `cargo build` first")
         self.proc = subprocess.Popen(
-            [BIN, "--data-dir", data_dir, "--https-addr", "127.0.0.1:0", "run", *extra],
+            [BIN, "--data-dir", data_dir, "--https-addr", "127.0.0.1:0",
+             "--sip-addr", "127.0.0.1:0", "run", *extra],
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
         )
         self.lines = []

@@ -17,6 +17,8 @@ pub const ADMIN_PW: &str = "Kp7!wQz2";
 pub struct Server {
     pub child: Child,
     pub base: String,
+    /// The SIP UDP address the server bound.
+    pub sip: Option<std::net::SocketAddr>,
     pub data_dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     pub log: mpsc::Receiver<String>,
@@ -37,7 +39,15 @@ impl Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
         cmd.arg("--data-dir")
             .arg(dir)
-            .args(["--https-addr", "127.0.0.1:0", "--log-level", "info", "run"])
+            .args([
+                "--https-addr",
+                "127.0.0.1:0",
+                "--sip-addr",
+                "127.0.0.1:0",
+                "--log-level",
+                "info",
+                "run",
+            ])
             .args(extra)
             .env_remove("GATEHOUSE_CONFIG")
             .stdout(Stdio::null())
@@ -54,11 +64,16 @@ impl Server {
             }
         });
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut sip = None;
         let base = loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             let line = rx
                 .recv_timeout(left)
                 .expect("gatehouse did not start in 30 s");
+            if let Some(i) = line.find("SIP listening on udp://") {
+                let rest = &line[i + "SIP listening on udp://".len()..];
+                sip = rest.split_whitespace().next().and_then(|a| a.parse().ok());
+            }
             if let Some(i) = line.find("listening on https://") {
                 let rest = &line[i + "listening on ".len()..];
                 let url: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
@@ -68,6 +83,7 @@ impl Server {
         Server {
             child,
             base,
+            sip,
             data_dir: dir.to_owned(),
             _tmp: None,
             log: rx,
