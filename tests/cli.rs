@@ -72,7 +72,7 @@ async fn config_file_env_and_flags_in_that_order() {
     let stderr = child.stderr.take().unwrap();
     let line = std::io::BufRead::lines(std::io::BufReader::new(stderr))
         .map_while(Result::ok)
-        .find(|l| l.contains("listening on"))
+        .find(|l| l.contains("listening on https:"))
         .unwrap();
     assert!(
         line.contains("https://127.0.0.1:") && !line.contains("127.0.0.1:1 "),
