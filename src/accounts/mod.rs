@@ -590,10 +590,16 @@ pub fn delete(app: &App, actor: &Actor, username: &str) -> Result<()> {
     Ok(())
 }
 
-/// The signed-in account changes its own password; its other sessions end.
-pub fn change_password(app: &App, actor: &Actor, current: &str, new: &str) -> Result<()> {
-    password::check(&actor.username, new, "new_password")?;
-    let new_hash = hashing::hash(new)?;
+/// Changes the signed-in account's own record after confirming its current password, and audits
+/// it, in one transaction.
+fn change_own(
+    app: &App,
+    actor: &Actor,
+    current: &str,
+    action: &str,
+    detail: &str,
+    change: impl FnOnce(&mut Account),
+) -> Result<()> {
     app.store.write(|txn| {
         let mut t = txn.open_table(ACCOUNTS).map_err(StoreError::from)?;
         let mut a = load(&t, &actor.username)?
@@ -605,8 +611,7 @@ pub fn change_password(app: &App, actor: &Actor, current: &str, new: &str) -> Re
                 "the current password is wrong",
             ));
         }
-        a.password_hash = new_hash;
-        a.password_changed = crate::time::now();
+        change(&mut a);
         store::put(&mut t, &key(&a.username), &a)?;
         drop(t);
         audit::record(
@@ -614,11 +619,28 @@ pub fn change_password(app: &App, actor: &Actor, current: &str, new: &str) -> Re
             app.config.audit_retention,
             Some(&actor.username),
             actor.ip,
-            "account.password",
+            action,
             &actor.username,
-            "changed own password",
+            detail,
         )
-    })?;
+    })
+}
+
+/// The signed-in account changes its own password; its other sessions end.
+pub fn change_password(app: &App, actor: &Actor, current: &str, new: &str) -> Result<()> {
+    password::check(&actor.username, new, "new_password")?;
+    let new_hash = hashing::hash(new)?;
+    change_own(
+        app,
+        actor,
+        current,
+        "account.password",
+        "changed own password",
+        |a| {
+            a.password_hash = new_hash;
+            a.password_changed = crate::time::now();
+        },
+    )?;
     app.sessions
         .end_user(&actor.username, Some(&actor.session_id));
     Ok(())
@@ -632,30 +654,16 @@ pub fn set_questions(
     qs: &[SecurityQuestion],
 ) -> Result<()> {
     let hashed = hash_questions(qs)?;
-    app.store.write(|txn| {
-        let mut t = txn.open_table(ACCOUNTS).map_err(StoreError::from)?;
-        let mut a = load(&t, &actor.username)?
-            .ok_or_else(|| Error::NotFound("your account no longer exists".into()))?;
-        if !hashing::verify(current, &a.password_hash) {
-            return Err(Error::invalid(
-                "current_password_wrong",
-                "current_password",
-                "the current password is wrong",
-            ));
-        }
-        a.questions = hashed;
-        store::put(&mut t, &key(&a.username), &a)?;
-        drop(t);
-        audit::record(
-            txn,
-            app.config.audit_retention,
-            Some(&actor.username),
-            actor.ip,
-            "account.questions",
-            &actor.username,
-            "set security questions",
-        )
-    })
+    change_own(
+        app,
+        actor,
+        current,
+        "account.questions",
+        "set security questions",
+        |a| {
+            a.questions = hashed;
+        },
+    )
 }
 
 /// Plausible stand-in questions for a name without questions (or without an account), chosen by

@@ -87,13 +87,10 @@ impl Endpoint {
             ),
             _ => (501, vec![Header::Allow(ALLOW.into())]),
         };
-        let mut headers: Vec<Header> =
-            vec![Header::Via(stamp_via(via.value(), from).into())];
+        let mut headers: Vec<Header> = vec![Header::Via(stamp_via(via.value(), from).into())];
         headers.extend(other_vias);
         headers.push(Header::From(from_h));
-        headers.push(Header::To(
-            with_tag(to.value(), call_id.value()).into(),
-        ));
+        headers.push(Header::To(with_tag(to.value(), call_id.value()).into()));
         headers.push(Header::CallId(call_id));
         headers.push(Header::CSeq(cseq));
         headers.extend(extra);

@@ -105,15 +105,7 @@ impl Store {
             let meta = txn.open_table(META)?;
             let magic = meta.get("magic")?.map(|g| g.value().to_vec());
             match magic {
-                Some(m) if m == MAGIC => {
-                    let found = meta
-                        .get("schema")?
-                        .and_then(|g| g.value().try_into().ok().map(u32::from_le_bytes))
-                        .unwrap_or(0);
-                    if found > SCHEMA_VERSION {
-                        return Err(StoreError::TooNew { found });
-                    }
-                }
+                Some(m) if m == MAGIC => check_schema(&meta)?,
                 Some(_) => {
                     return Err(StoreError::NotAStore(
                         path.to_owned(),
@@ -247,6 +239,11 @@ fn check_header(txn: &ReadTransaction, path: &Path) -> Result<()> {
         Some(m) if m.value() == MAGIC => {}
         _ => return Err(not_store("wrong magic value")),
     }
+    check_schema(&meta)
+}
+
+/// Refuses a layout newer than this build reads.
+fn check_schema(meta: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<()> {
     let found = meta
         .get("schema")?
         .and_then(|g| g.value().try_into().ok().map(u32::from_le_bytes))
@@ -315,3 +312,64 @@ pub fn put<T: Versioned>(
 pub type StrTable = TableDefinition<'static, &'static str, &'static [u8]>;
 /// The type of every sequence-keyed table (logs, records).
 pub type SeqTable = TableDefinition<'static, u64, &'static [u8]>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newer_layouts_and_foreign_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let s = Store::open(&path).unwrap();
+        s.write(|txn| -> Result<()> {
+            txn.open_table(META)?
+                .insert("schema", (SCHEMA_VERSION + 1).to_le_bytes().as_slice())?;
+            Ok(())
+        })
+        .unwrap();
+        drop(s);
+        assert!(matches!(Store::open(&path), Err(StoreError::TooNew { .. })));
+        assert!(matches!(
+            check_backup(&path),
+            Err(StoreError::TooNew { .. })
+        ));
+
+        let junk = dir.path().join("junk");
+        std::fs::write(&junk, b"not redb").unwrap();
+        assert!(matches!(
+            check_backup(&junk),
+            Err(StoreError::NotAStore(..))
+        ));
+        assert!(matches!(Store::open(&junk), Err(StoreError::NotAStore(..))));
+    }
+
+    #[test]
+    fn backup_restore_and_reset_are_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("a.redb")).unwrap();
+        s.write(|txn| -> Result<()> {
+            txn.open_table(SETTINGS)?.insert("k", b"v1".as_slice())?;
+            txn.open_table(AUDIT)?.insert(1, b"e".as_slice())?;
+            Ok(())
+        })
+        .unwrap();
+        let b = dir.path().join("b.redb");
+        s.backup_to(&b).unwrap();
+        s.factory_reset().unwrap();
+        let empty = s
+            .read(|txn| -> Result<bool> { Ok(txn.open_table(SETTINGS)?.get("k")?.is_none()) })
+            .unwrap();
+        assert!(empty);
+        s.restore_from(&b).unwrap();
+        let back = s
+            .read(|txn| -> Result<Option<Vec<u8>>> {
+                Ok(txn
+                    .open_table(SETTINGS)?
+                    .get("k")?
+                    .map(|g| g.value().to_vec()))
+            })
+            .unwrap();
+        assert_eq!(back.as_deref(), Some(&b"v1"[..]));
+    }
+}

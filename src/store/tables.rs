@@ -43,37 +43,31 @@ pub(super) fn clear_all(txn: &WriteTransaction) -> Result<()> {
 }
 
 pub(super) fn copy_all(from: &ReadTransaction, to: &WriteTransaction) -> Result<()> {
-    {
-        let src = from.open_table(META)?;
-        let mut dst = to.open_table(META)?;
-        for row in src.iter()? {
-            let (k, v) = row?;
-            dst.insert(k.value(), v.value())?;
-        }
-    }
+    copy_table(from, to, META)?;
     for t in STR_TABLES {
-        let src = match from.open_table(*t) {
-            Ok(s) => s,
-            Err(redb::TableError::TableDoesNotExist(_)) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        let mut dst = to.open_table(*t)?;
-        for row in src.iter()? {
-            let (k, v) = row?;
-            dst.insert(k.value(), v.value())?;
-        }
+        copy_table(from, to, *t)?;
     }
     for t in SEQ_TABLES {
-        let src = match from.open_table(*t) {
-            Ok(s) => s,
-            Err(redb::TableError::TableDoesNotExist(_)) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        let mut dst = to.open_table(*t)?;
-        for row in src.iter()? {
-            let (k, v) = row?;
-            dst.insert(k.value(), v.value())?;
-        }
+        copy_table(from, to, *t)?;
+    }
+    Ok(())
+}
+
+/// Copies every row of `def`; a table the source lacks (an older layout) is skipped.
+fn copy_table<K: redb::Key + 'static>(
+    from: &ReadTransaction,
+    to: &WriteTransaction,
+    def: redb::TableDefinition<'static, K, &'static [u8]>,
+) -> Result<()> {
+    let src = match from.open_table(def) {
+        Ok(s) => s,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut dst = to.open_table(def)?;
+    for row in src.iter()? {
+        let (k, v) = row?;
+        dst.insert(k.value(), v.value())?;
     }
     Ok(())
 }
