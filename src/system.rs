@@ -19,14 +19,39 @@ pub struct SystemInfo {
     pub commit: String,
     pub target: String,
     pub uptime_seconds: u64,
+    /// Free bytes on the file system of the data dir (the data partition on the box).
+    pub data_free_bytes: u64,
+    /// Size in bytes of that file system.
+    pub data_total_bytes: u64,
+}
+
+/// Free and total bytes of the file system holding `path` (statvfs); zeros if it cannot be read.
+pub fn disk_space(path: &std::path::Path) -> (u64, u64) {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return (0, 0);
+    };
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a writable statvfs.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return (0, 0);
+    }
+    let frsize = st.f_frsize as u64;
+    (
+        (st.f_bavail as u64).saturating_mul(frsize),
+        (st.f_blocks as u64).saturating_mul(frsize),
+    )
 }
 
 pub fn info(app: &App) -> SystemInfo {
+    let (free, total) = disk_space(&app.config.data_dir);
     SystemInfo {
         version: crate::version::VERSION.into(),
         commit: crate::version::COMMIT.into(),
         target: crate::version::TARGET.into(),
         uptime_seconds: app.started.elapsed().as_secs(),
+        data_free_bytes: free,
+        data_total_bytes: total,
     }
 }
 

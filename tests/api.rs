@@ -553,14 +553,23 @@ async fn operators_get_403_on_account_and_system_routes() {
             .status(),
         StatusCode::OK
     );
-    assert_eq!(
+    let (st, sys) = body(
         c.get(s.url("/api/v1/system"))
             .bearer_auth(&op)
             .send()
             .await
-            .unwrap()
-            .status(),
-        StatusCode::OK
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(sys["version"], json!(env!("CARGO_PKG_VERSION")));
+    assert!(
+        sys["data_total_bytes"].as_u64().unwrap() > 0
+            && sys["data_free_bytes"].as_u64().unwrap() > 0,
+        "{sys}"
+    );
+    assert!(
+        sys["commit"].is_string() && sys["target"].is_string() && sys["uptime_seconds"].is_u64()
     );
 
     // admins see online users and can end a session

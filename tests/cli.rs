@@ -12,9 +12,7 @@ use common::*;
 use serde_json::Value;
 
 fn gatehouse() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
-    c.env_remove("GATEHOUSE_CONFIG");
-    c
+    common::gatehouse_command()
 }
 
 #[test]

@@ -36,7 +36,7 @@ impl Server {
 
     /// Starts a server on an existing data dir.
     pub fn start_in(dir: &Path, extra: &[&str]) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        let mut cmd = gatehouse_command();
         cmd.arg("--data-dir")
             .arg(dir)
             .args([
@@ -49,7 +49,6 @@ impl Server {
                 "run",
             ])
             .args(extra)
-            .env_remove("GATEHOUSE_CONFIG")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn gatehouse");
@@ -109,6 +108,22 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The gatehouse binary, run through `GATEHOUSE_TEST_RUNNER` (e.g. qemu-aarch64-static) when the
+/// tests run for another architecture (cross/test).
+pub fn gatehouse_command() -> Command {
+    let bin = env!("CARGO_BIN_EXE_gatehouse");
+    let mut c = match std::env::var("GATEHOUSE_TEST_RUNNER") {
+        Ok(runner) if !runner.is_empty() => {
+            let mut c = Command::new(runner);
+            c.arg(bin);
+            c
+        }
+        _ => Command::new(bin),
+    };
+    c.env_remove("GATEHOUSE_CONFIG");
+    c
 }
 
 pub fn client() -> reqwest::Client {

@@ -277,6 +277,9 @@ async fn system_page(_: SetUp, State(app): State<Arc<App>>, caller: PageCaller) 
                 dt { "Commit" } dd { code { (i.commit) } }
                 dt { "Target" } dd { code { (i.target) } }
                 dt { "Running for" } dd { (uptime.to_string()) }
+                dt { "Data partition" } dd #data-space {
+                    (format!("{:.1} MiB free of {:.1} MiB", i.data_free_bytes as f64 / 1048576.0, i.data_total_bytes as f64 / 1048576.0))
+                }
             }
             section.card {
                 h2 { "Backup" }
