@@ -19,6 +19,8 @@ pub struct App {
     pub sessions: Sessions,
     pub lockout: Lockout,
     pub certs: Arc<CertStore>,
+    /// Card-issuing sessions of batch add and batch issue cards.
+    pub card_sessions: crate::persons::batch::Sessions,
     pub started: Instant,
     secret: [u8; 32],
     dummy_hash: OnceLock<String>,
@@ -59,6 +61,7 @@ impl App {
             store,
             config,
             certs,
+            card_sessions: Default::default(),
             started: Instant::now(),
             secret,
             dummy_hash: OnceLock::new(),

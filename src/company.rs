@@ -31,19 +31,8 @@ impl Versioned for Company {
     const VERSION: u8 = 1;
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub struct Logo {
-    /// `image/png` or `image/jpeg`.
-    pub mime: String,
-    pub bytes: Vec<u8>,
-    pub width: u32,
-    pub height: u32,
-}
-
-impl Versioned for Logo {
-    const KIND: &'static str = "logo";
-    const VERSION: u8 = 1;
-}
+/// The logo as stored: a checked image.
+pub type Logo = crate::images::Image;
 
 pub fn get(app: &App) -> Result<Company> {
     app.store.read(|txn| {
@@ -101,59 +90,21 @@ pub fn has_logo(app: &App) -> Result<bool> {
 
 /// Checks an uploaded logo: PNG or JPEG by its content, at most 512 KiB and 2048×2048 pixels.
 pub fn check_logo(bytes: &[u8]) -> Result<Logo> {
-    const FIELD: &str = "logo";
-    if bytes.is_empty() {
-        return Err(Error::invalid(
-            "logo_empty",
-            FIELD,
-            "choose a PNG or JPEG file",
-        ));
-    }
-    if bytes.len() > MAX_LOGO_BYTES {
-        return Err(Error::invalid(
-            "logo_too_large",
-            FIELD,
-            format!(
-                "the logo is {} KiB; at most {} KiB are accepted",
-                bytes.len().div_ceil(1024),
-                MAX_LOGO_BYTES / 1024
-            ),
-        ));
-    }
-    let mime = match imagesize::image_type(bytes) {
-        Ok(imagesize::ImageType::Png) => "image/png",
-        Ok(imagesize::ImageType::Jpeg) => "image/jpeg",
-        _ => {
-            return Err(Error::invalid(
+    crate::images::check(
+        bytes,
+        &crate::images::Limits {
+            what: "logo",
+            field: "logo",
+            codes: [
+                "logo_empty",
+                "logo_too_large",
                 "logo_type",
-                FIELD,
-                "the logo must be a PNG or JPEG image",
-            ))
-        }
-    };
-    let size = imagesize::blob_size(bytes).map_err(|_| {
-        Error::invalid("logo_type", FIELD, "the logo image is damaged or truncated")
-    })?;
-    if size.width == 0
-        || size.height == 0
-        || size.width > MAX_LOGO_PIXELS
-        || size.height > MAX_LOGO_PIXELS
-    {
-        return Err(Error::invalid(
-            "logo_dimensions",
-            FIELD,
-            format!(
-                "the logo is {}×{} pixels; at most {MAX_LOGO_PIXELS}×{MAX_LOGO_PIXELS} are accepted",
-                size.width, size.height
-            ),
-        ));
-    }
-    Ok(Logo {
-        mime: mime.into(),
-        bytes: bytes.to_vec(),
-        width: size.width as u32,
-        height: size.height as u32,
-    })
+                "logo_dimensions",
+            ],
+            max_bytes: MAX_LOGO_BYTES,
+            max_pixels: MAX_LOGO_PIXELS,
+        },
+    )
 }
 
 pub fn set_logo(app: &App, actor: &Actor, bytes: &[u8]) -> Result<()> {

@@ -14,6 +14,8 @@ pub mod cli;
 pub mod company;
 pub mod config;
 pub mod error;
+pub mod images;
+pub mod persons;
 pub mod sip;
 pub mod store;
 pub mod system;

@@ -15,11 +15,31 @@ pub const ACCOUNTS: StrTable = StrTable::new("accounts");
 pub const SETTINGS: StrTable = StrTable::new("settings");
 /// Audit log, keyed by a growing sequence number.
 pub const AUDIT: SeqTable = SeqTable::new("audit");
+/// Departments, keyed by id (1 is the company, the root).
+pub const DEPARTMENTS: SeqTable = SeqTable::new("departments");
+/// Persons, keyed by person ID.
+pub const PERSONS: StrTable = StrTable::new("persons");
+/// Per person: department and lower-cased name, for fast search and counts.
+pub const PERSON_INDEX: StrTable = StrTable::new("person_index");
+/// Card number (canonical hex) → person ID: one owner per card.
+pub const CARDS: StrTable = StrTable::new("cards");
+/// Person photos, keyed by person ID (stored once, apart from the person record).
+pub const PHOTOS: StrTable = StrTable::new("photos");
+/// Users pushed by devices (person collection), keyed by `<device>/<user id>`.
+pub const COLLECTED: StrTable = StrTable::new("collected_users");
 
 /// Tables with string keys that a backup carries (the header is written by the store itself).
-pub const STR_TABLES: &[StrTable] = &[ACCOUNTS, SETTINGS];
+pub const STR_TABLES: &[StrTable] = &[
+    ACCOUNTS,
+    SETTINGS,
+    PERSONS,
+    PERSON_INDEX,
+    CARDS,
+    PHOTOS,
+    COLLECTED,
+];
 /// Tables with sequence keys that a backup carries.
-pub const SEQ_TABLES: &[SeqTable] = &[AUDIT];
+pub const SEQ_TABLES: &[SeqTable] = &[AUDIT, DEPARTMENTS];
 
 pub(super) fn create_all(txn: &WriteTransaction) -> Result<()> {
     txn.open_table(META)?;
