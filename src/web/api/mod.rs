@@ -2,6 +2,8 @@
 //! generated from these annotations and the routes they register (utoipa-axum), so it cannot drift.
 //! Handlers authenticate, call the feature modules and shape JSON; they hold no business rule.
 
+mod collection;
+
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -81,6 +83,7 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(get_certificate, set_certificate))
         .routes(routes!(system_info))
         .routes(routes!(download_backup))
+        .merge(collection::router())
         .fallback(|| async { ApiError(Error::NotFound("no such API route".into())) })
 }
 
