@@ -149,9 +149,12 @@ struct TestPush {
     user: PushedUser,
 }
 
-/// FOR TESTS ONLY: stores a user as if `device` had pushed it (what the device side will call).
-/// Served only when Gatehouse runs with the hidden `--test-hooks` / `GATEHOUSE_TEST_HOOKS=1`;
-/// otherwise it answers 404 like any unknown route. Administrators only.
+/// FOR TESTS ONLY: stores a user as if a device had pushed it.
+///
+/// For the test suite: it calls what the device side will call when a device pushes a user.
+/// Disabled — answering 404 like any unknown route — unless Gatehouse runs with the hidden
+/// `--test-hooks` option or `GATEHOUSE_TEST_HOOKS=1`, which a real installation never sets.
+/// Administrators only.
 #[utoipa::path(post, path = "/api/v1/person-collection/test-push", tag = "person-collection", request_body = TestPush, security(("bearer" = []), ("cookie" = [])),
     responses((status = 201, body = CollectedView), (status = 403, body = ErrorBody), (status = 404, description = "Test hooks are off", body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn test_push(
