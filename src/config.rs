@@ -98,6 +98,11 @@ pub struct Opts {
     /// [default: /proc/net/arp]
     #[arg(long, env = "GATEHOUSE_ARP_TABLE", global = true)]
     pub arp_table: Option<PathBuf>,
+    /// Hidden: turns on the test-only routes (e.g. POST /api/v1/person-collection/test-push).
+    /// For the test suite only; never set it on a real box. Not read from the config file.
+    #[arg(long, env = "GATEHOUSE_TEST_HOOKS", global = true, hide = true,
+          action = clap::ArgAction::SetTrue, value_parser = clap::builder::FalseyValueParser::new())]
+    pub test_hooks: bool,
 }
 
 /// The TOML file: the same keys as the long options.
@@ -147,6 +152,8 @@ pub struct Config {
     pub audit_retention: u64,
     pub max_sessions: usize,
     pub arp_table: PathBuf,
+    /// Test-only routes are served (command line or environment only; see `Opts::test_hooks`).
+    pub test_hooks: bool,
 }
 
 impl Default for Config {
@@ -165,6 +172,7 @@ impl Default for Config {
             audit_retention: 100_000,
             max_sessions: 64,
             arp_table: PathBuf::from("/proc/net/arp"),
+            test_hooks: false,
         }
     }
 }
@@ -213,6 +221,7 @@ impl Config {
             audit_retention: pick!(audit_retention),
             max_sessions: pick!(max_sessions),
             arp_table: pick!(arp_table),
+            test_hooks: opts.test_hooks,
         };
         cfg.check()?;
         Ok(cfg)

@@ -6,6 +6,7 @@
 
 pub mod batch;
 pub mod cards;
+pub mod collection;
 pub mod departments;
 
 use std::collections::HashSet;

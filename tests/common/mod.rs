@@ -34,9 +34,24 @@ impl Server {
         s
     }
 
+    /// Starts a fresh server with `extra` arguments after `run` and `env` variables set.
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("data");
+        let mut s = Server::start_in_with_env(&dir, extra, env);
+        s._tmp = Some(tmp);
+        s
+    }
+
     /// Starts a server on an existing data dir.
     pub fn start_in(dir: &Path, extra: &[&str]) -> Server {
+        Server::start_in_with_env(dir, extra, &[])
+    }
+
+    /// Starts a server on an existing data dir with `env` variables set.
+    pub fn start_in_with_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut cmd = gatehouse_command();
+        cmd.envs(env.iter().copied());
         cmd.arg("--data-dir")
             .arg(dir)
             .args([
@@ -123,6 +138,8 @@ pub fn gatehouse_command() -> Command {
         _ => Command::new(bin),
     };
     c.env_remove("GATEHOUSE_CONFIG");
+    // test-only routes are off unless a test asks for them (`Server::start_with_env`)
+    c.env_remove("GATEHOUSE_TEST_HOOKS");
     c
 }
 

@@ -2,6 +2,8 @@
 //! generated from these annotations and the routes they register (utoipa-axum), so it cannot drift.
 //! Handlers authenticate, call the feature modules and shape JSON; they hold no business rule.
 
+mod collection;
+
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -124,6 +126,7 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(intercom::add_unit))
         .routes(routes!(intercom::rooms, intercom::add_room))
         .routes(routes!(intercom::update_node, intercom::delete_node))
+        .merge(collection::router())
         .fallback(|| async { ApiError(Error::NotFound("no such API route".into())) })
 }
 

@@ -1,7 +1,7 @@
 //! The start page and the manual's feature sections (1–5). The start page links to every section
 //! and to the system pages; each section page lists the manual's subsections and says plainly
-//! which are available (only 1.1, the company) and which are not built yet. Nothing here
-//! pretends to work.
+//! which are available (1.1, the company; 1.3, person collection) and which are not built yet.
+//! Nothing here pretends to work.
 
 use std::sync::Arc;
 
@@ -67,7 +67,12 @@ const SECTIONS: &[Section] = &[
             part("1.2.3", "Persons", "Add persons one by one: ID, name, department, type, validity period, photo, 6–8 digit password, up to 5 cards (main, duress, frozen), up to 3 fingerprints, face data, extended info, room."),
             part("1.2.4", "Batch add", "Add persons in batches with cards read in order from the card issuer."),
             part("1.2.5", "Other operations", "Issue cards in batches, extract persons from a device, import from a template and export (CSV, XLSX), search by ID, name or card, edit department and validity in batches."),
-            part("1.3", "Person collection", "Devices push their users; conflicts on person ID or card are shown side by side to sync one, the selected or all conflict-free."),
+            Part {
+                number: "1.3",
+                title: "Person collection",
+                what: "Devices push their users; conflicts on person ID or card are shown side by side to sync one, the selected or all conflict-free.",
+                href: Some("/persons/collection"),
+            },
         ],
     },
     Section {

@@ -5,6 +5,7 @@
 //! JSON API; no business rule lives here.
 
 mod account_pages;
+mod collection_pages;
 mod company_pages;
 mod home;
 mod public;
@@ -36,6 +37,7 @@ pub fn router() -> Router<Arc<App>> {
         .merge(company_pages::router())
         .merge(account_pages::router())
         .merge(system_pages::router())
+        .merge(collection_pages::router())
 }
 
 async fn style() -> Response {
