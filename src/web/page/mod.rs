@@ -7,6 +7,9 @@
 mod account_pages;
 mod company_pages;
 mod home;
+mod persons;
+mod persons_batch;
+mod persons_form;
 mod public;
 mod system_pages;
 
@@ -36,6 +39,9 @@ pub fn router() -> Router<Arc<App>> {
         .merge(company_pages::router())
         .merge(account_pages::router())
         .merge(system_pages::router())
+        .merge(persons::router())
+        .merge(persons_form::router())
+        .merge(persons_batch::router())
 }
 
 async fn style() -> Response {
@@ -127,6 +133,7 @@ impl Frame {
                         }
                         @if let Some(u) = &self.user {
                             nav.user {
+                                a href="/persons" #top-persons { "Persons" }
                                 a href="/me" #me-link title="My account" {
                                     (u.username) " (" (u.role.as_str()) ")"
                                 }
