@@ -15,6 +15,7 @@ pub mod company;
 pub mod config;
 pub mod error;
 pub mod images;
+pub mod intercom;
 pub mod persons;
 pub mod sip;
 pub mod store;

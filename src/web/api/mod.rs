@@ -14,6 +14,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+mod persons;
+
 use super::auth::{clear_cookie, session_cookie, ApiJson, Caller, ClientIp};
 use super::blocking;
 use super::error::{ApiError, ErrorBody};
@@ -40,6 +42,7 @@ type AppState = State<Arc<App>>;
         (name = "accounts", description = "Accounts, roles, allow-lists, online users"),
         (name = "audit", description = "Audit log"),
         (name = "company", description = "Company name and logo (manual 1.1)"),
+        (name = "persons", description = "Departments, card settings, persons, cards, batch work (manual 1.2)"),
         (name = "system", description = "Certificate, backup, version"),
     )
 )]
@@ -81,6 +84,38 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(get_certificate, set_certificate))
         .routes(routes!(system_info))
         .routes(routes!(download_backup))
+        .routes(routes!(
+            persons::list_departments,
+            persons::create_department
+        ))
+        .routes(routes!(
+            persons::rename_department,
+            persons::delete_department
+        ))
+        .routes(routes!(
+            persons::get_card_settings,
+            persons::set_card_settings
+        ))
+        .routes(routes!(persons::search_persons, persons::create_person))
+        .routes(routes!(
+            persons::get_person,
+            persons::update_person,
+            persons::delete_person
+        ))
+        .routes(routes!(persons::add_card))
+        .routes(routes!(persons::update_card, persons::delete_card))
+        .routes(routes!(persons::replace_card))
+        .routes(routes!(persons::card_qr))
+        .routes(routes!(
+            persons::get_photo,
+            persons::set_photo,
+            persons::delete_photo
+        ))
+        .routes(routes!(persons::batch_add))
+        .routes(routes!(persons::batch_edit))
+        .routes(routes!(persons::issue_start))
+        .routes(routes!(persons::issue_view, persons::issue_stop))
+        .routes(routes!(persons::issue_card))
         .fallback(|| async { ApiError(Error::NotFound("no such API route".into())) })
 }
 
