@@ -89,6 +89,20 @@ def test_departments_person_cards_search_batch_issue(server, browser):
     assert qr.find_element(By.TAG_NAME, "svg").is_displayed()
     full_shot(s, "person-with-card")
 
+    # Saving the form again keeps the validity and changes what was typed.
+    valid_to = browser.find_element(By.ID, "valid-to").get_attribute("value")
+    type_into(s, "person-room", "01#01#302")
+    type_into(s, "person-password", "12")
+    s.click("person-save")
+    assert "6 to 8 digits" in s.text("error")
+    assert browser.find_element(By.ID, "person-room").get_attribute("value") == "01#01#302"
+    type_into(s, "person-password", "123456")
+    s.click("person-save")
+    assert "saved" in s.text("notice")
+    assert browser.find_element(By.ID, "person-room").get_attribute("value") == "01#01#302"
+    assert browser.find_element(By.ID, "valid-to").get_attribute("value") == valid_to
+    assert "A password is set" in s.text("basic-info")
+
     # A card refused by the domain: the reason in #error, the typed number kept.
     type_into(s, "card-number", "XYZ")
     s.click("card-add")

@@ -215,7 +215,7 @@ fn person_form(
                             @if existing.is_some() {
                                 input #person-id name="id" value=(f.id) readonly;
                             } @else {
-                                input #person-id name="id" value=(f.id) required maxlength="30" pattern="[A-Za-z0-9]{1,30}" autocomplete="off";
+                                input #person-id name="id" value=(f.id) required maxlength="30" autocomplete="off";
                             }
                         }
                         label { "Name" input #person-name name="name" value=(f.name) required maxlength="64" autocomplete="off"; }
@@ -245,7 +245,7 @@ fn person_form(
                     div.pair2 {
                         label { "Room" input #person-room name="room" value=(f.room) maxlength="32" placeholder="01#01#302"; }
                         label { "Password (6–8 digits)"
-                            input #person-password type="password" name="password" value=(f.password) inputmode="numeric" pattern="[0-9]{6,8}" autocomplete="new-password";
+                            input #person-password type="password" name="password" value=(f.password) inputmode="numeric" autocomplete="new-password";
                             @if let Some(p) = existing {
                                 small.hint { @if p.password_set { "A password is set; leave empty to keep it." } @else { "No password yet." } }
                             }
