@@ -25,6 +25,12 @@ pub const PERSON_INDEX: StrTable = StrTable::new("person_index");
 pub const CARDS: StrTable = StrTable::new("cards");
 /// Person photos, keyed by person ID (stored once, apart from the person record).
 pub const PHOTOS: StrTable = StrTable::new("photos");
+/// Buildings of the compound, keyed by id.
+pub const BUILDINGS: SeqTable = SeqTable::new("buildings");
+/// Units of buildings, keyed by id.
+pub const UNITS: SeqTable = SeqTable::new("units");
+/// Rooms, keyed by id.
+pub const ROOMS: SeqTable = SeqTable::new("rooms");
 /// Users pushed by devices (person collection), keyed by `<device>/<user id>`.
 pub const COLLECTED: StrTable = StrTable::new("collected_users");
 
@@ -39,7 +45,7 @@ pub const STR_TABLES: &[StrTable] = &[
     COLLECTED,
 ];
 /// Tables with sequence keys that a backup carries.
-pub const SEQ_TABLES: &[SeqTable] = &[AUDIT, DEPARTMENTS];
+pub const SEQ_TABLES: &[SeqTable] = &[AUDIT, DEPARTMENTS, BUILDINGS, UNITS, ROOMS];
 
 pub(super) fn create_all(txn: &WriteTransaction) -> Result<()> {
     txn.open_table(META)?;

@@ -14,6 +14,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+mod intercom;
 mod persons;
 
 use super::auth::{clear_cookie, session_cookie, ApiJson, Caller, ClientIp};
@@ -42,6 +43,7 @@ type AppState = State<Arc<App>>;
         (name = "accounts", description = "Accounts, roles, allow-lists, online users"),
         (name = "audit", description = "Audit log"),
         (name = "company", description = "Company name and logo (manual 1.1)"),
+        (name = "intercom", description = "Building organization (manual 3.1)"),
         (name = "persons", description = "Departments, card settings, persons, cards, batch work (manual 1.2)"),
         (name = "system", description = "Certificate, backup, version"),
     )
@@ -116,6 +118,12 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(persons::issue_start))
         .routes(routes!(persons::issue_view, persons::issue_stop))
         .routes(routes!(persons::issue_card))
+        .routes(routes!(intercom::tree, intercom::set_compound))
+        .routes(routes!(intercom::batch))
+        .routes(routes!(intercom::add_building))
+        .routes(routes!(intercom::add_unit))
+        .routes(routes!(intercom::rooms, intercom::add_room))
+        .routes(routes!(intercom::update_node, intercom::delete_node))
         .fallback(|| async { ApiError(Error::NotFound("no such API route".into())) })
 }
 
