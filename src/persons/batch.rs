@@ -1,8 +1,9 @@
 //! Batch work on persons: batch add (manual 1.2.4) with generated IDs in one transaction, batch
-//! edit of department and validity (1.2.5.7), and card-issuing sessions (1.2.4, 1.2.5.1): an
-//! ordered list of persons waiting for a card, each number — typed now, read from a card issuer
-//! later — going to the next person waiting (or to a chosen one), one transaction per card.
-//! Sessions live in memory, bounded in number and size. Owns no table of its own.
+//! edit of department and validity (1.2.5.7), batch delete of a selection, and card-issuing
+//! sessions (1.2.4, 1.2.5.1): an ordered list of persons waiting for a card, each number — typed
+//! now, read from a card issuer later — going to the next person waiting (or to a chosen one), one
+//! transaction per card. Sessions live in memory, bounded in number and size. Owns no table of its
+//! own.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -241,6 +242,42 @@ pub fn edit(app: &App, actor: &Actor, req: &BatchEdit) -> Result<usize> {
         )
     })?;
     Ok(req.ids.len())
+}
+
+/// Deletes the selected persons with all their data (cards, photo), in one transaction.
+pub fn delete(app: &App, actor: &Actor, ids: &[String]) -> Result<usize> {
+    if ids.is_empty() || ids.len() > 100_000 {
+        return Err(Error::invalid(
+            "batch_selection",
+            "ids",
+            "select at least one person",
+        ));
+    }
+    app.store.write(|txn| {
+        let mut t = Tables::open(txn)?;
+        for id in ids {
+            let p = t.must(id)?;
+            t.remove(&p)?;
+        }
+        drop(t);
+        let mut photos = txn
+            .open_table(crate::store::PHOTOS)
+            .map_err(StoreError::from)?;
+        for id in ids {
+            photos.remove(id.as_str()).map_err(StoreError::from)?;
+        }
+        drop(photos);
+        crate::audit::record(
+            txn,
+            app.config.audit_retention,
+            Some(&actor.username),
+            actor.ip,
+            "person.batch_delete",
+            &format!("{} persons", ids.len()),
+            ids.join(", "),
+        )
+    })?;
+    Ok(ids.len())
 }
 
 // ---------- card-issuing sessions ----------

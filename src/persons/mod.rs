@@ -298,6 +298,9 @@ pub fn view(p: &Person, tree: &departments::Tree, base: Base) -> PersonView {
 
 // ---------- validation ----------
 
+/// Words that name pages and API routes under `/persons/`; a person ID cannot be one of them.
+pub const RESERVED_IDS: &[&str] = &["new", "collection", "template", "export", "import"];
+
 pub fn check_id(id: &str) -> Result<String> {
     let id = id.trim();
     if id.is_empty() || id.len() > 30 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -305,6 +308,13 @@ pub fn check_id(id: &str) -> Result<String> {
             "person_id_format",
             "id",
             format!("the person ID \"{id}\" must have 1 to 30 letters and digits"),
+        ));
+    }
+    if RESERVED_IDS.iter().any(|r| r.eq_ignore_ascii_case(id)) {
+        return Err(Error::invalid(
+            "person_id_reserved",
+            "id",
+            format!("\"{id}\" is reserved for a page of Gatehouse; choose another person ID"),
         ));
     }
     Ok(id.to_owned())

@@ -1,13 +1,13 @@
 //! The start page and the manual's feature sections (1–5). The start page links to every section
-//! and to the system pages; each section page lists the manual's subsections and says plainly
-//! which are available (1.1, the company; 1.3, person collection) and which are not built yet.
-//! Nothing here pretends to work.
+//! and to the system pages; person management (1) has its working page, `/persons`, where its tile
+//! and `/section/persons` lead. Every other section page lists the manual's subsections and says
+//! plainly that they are not built yet. Nothing here pretends to work.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use maud::html;
@@ -38,6 +38,16 @@ struct Section {
     title: &'static str,
     summary: &'static str,
     parts: &'static [Part],
+}
+
+impl Section {
+    /// Where the start page's tile leads: the working page once a section has one.
+    fn href(&self) -> String {
+        match self.slug {
+            "persons" => "/persons".into(),
+            slug => format!("/section/{slug}"),
+        }
+    }
 }
 
 const fn part(number: &'static str, title: &'static str, what: &'static str) -> Part {
@@ -137,7 +147,7 @@ async fn home(_: SetUp, State(app): State<Arc<App>>, caller: PageCaller) -> Resp
             h2 { "Building" }
             ul.tiles {
                 @for s in SECTIONS {
-                    li { a #{ "nav-" (s.slug) } href={ "/section/" (s.slug) } {
+                    li { a #{ "nav-" (s.slug) } href=(s.href()) {
                         span.num { (s.number) }
                         strong { (s.title) }
                         small { (s.summary) }
@@ -170,6 +180,9 @@ async fn section(
     let Some(s) = SECTIONS.iter().find(|s| s.slug == slug) else {
         return frame.error(&Error::NotFound(format!("there is no section \"{slug}\"")));
     };
+    if s.href() != format!("/section/{slug}") {
+        return Redirect::to(&s.href()).into_response();
+    }
     frame.page(
         StatusCode::OK,
         &format!("{} {}", s.number, s.title),

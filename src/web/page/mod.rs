@@ -8,6 +8,9 @@ mod account_pages;
 mod collection_pages;
 mod company_pages;
 mod home;
+mod persons;
+mod persons_batch;
+mod persons_form;
 mod public;
 mod system_pages;
 
@@ -38,6 +41,9 @@ pub fn router() -> Router<Arc<App>> {
         .merge(account_pages::router())
         .merge(system_pages::router())
         .merge(collection_pages::router())
+        .merge(persons::router())
+        .merge(persons_form::router())
+        .merge(persons_batch::router())
 }
 
 async fn style() -> Response {
@@ -129,6 +135,7 @@ impl Frame {
                         }
                         @if let Some(u) = &self.user {
                             nav.user {
+                                a href="/persons" #top-persons { "Persons" }
                                 a href="/me" #me-link title="My account" {
                                     (u.username) " (" (u.role.as_str()) ")"
                                 }
