@@ -1176,7 +1176,7 @@ mod tests {
                 Ok::<_, Error>(())
             })
             .unwrap();
-        receive(&app, "d", pushed("new", "N", &[])).unwrap();
+        receive(&app, "d", pushed("fresh", "N", &[])).unwrap();
         let l = list(&app, &CollectionFilter::default()).unwrap();
         assert_eq!(l.len(), MAX_COLLECTED);
         assert!(

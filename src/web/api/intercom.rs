@@ -121,7 +121,7 @@ pub async fn add_room(
 }
 
 /// Changes the number, name (and a room's remarks) of a building, unit or room.
-#[utoipa::path(patch, path = "/api/v1/organization/{level}/{id}", tag = "intercom", params(("level" = Level, Path), ("id" = u64, Path)), request_body = NodePatch, security(("bearer" = []), ("cookie" = [])),
+#[utoipa::path(patch, path = "/api/v1/organization/{level}/{id}", tag = "intercom", params(("level" = String, Path, description = "building, unit or room"), ("id" = u64, Path)), request_body = NodePatch, security(("bearer" = []), ("cookie" = [])),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn update_node(
     State(app): AppState,
@@ -137,7 +137,7 @@ pub async fn update_node(
 }
 
 /// Deletes a building, unit or room; refused, with the count, while a building or unit has rooms.
-#[utoipa::path(delete, path = "/api/v1/organization/{level}/{id}", tag = "intercom", params(("level" = Level, Path), ("id" = u64, Path)), security(("bearer" = []), ("cookie" = [])),
+#[utoipa::path(delete, path = "/api/v1/organization/{level}/{id}", tag = "intercom", params(("level" = String, Path, description = "building, unit or room"), ("id" = u64, Path)), security(("bearer" = []), ("cookie" = [])),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete_node(
     State(app): AppState,

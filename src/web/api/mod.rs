@@ -38,7 +38,7 @@ type AppState = State<Arc<App>>;
 #[openapi(
     info(title = "Gatehouse API", description = "JSON API of Gatehouse, the building's video-intercom and access-control controller. Authenticate with POST /api/v1/session and send the token as `Authorization: Bearer <token>`. Errors are `{\"error\", \"message\", \"field\"}`."),
     modifiers(&SecuritySchemes),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, crate::persons::SearchBy)),
     tags(
         (name = "setup", description = "First-boot setup"),
         (name = "session", description = "Sign in and out, password reset"),
