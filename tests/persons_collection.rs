@@ -337,7 +337,7 @@ async fn collected_users_conflicts_sync_auto_sync_refresh_and_page() {
     let (st, text) = html(format!("/persons/collection/{ann}")).await;
     assert_eq!(st, StatusCode::OK);
     assert!(text.contains("side-by-side") && text.contains("Ann"));
-    let (_, text) = html("/section/persons".into()).await;
+    let (_, text) = html("/persons".into()).await;
     assert!(text.contains("href=\"/persons/collection\""));
 
     // a new conflict through the page form: refused, with the reason in #error
