@@ -19,6 +19,8 @@ pub struct App {
     pub sessions: Sessions,
     pub lockout: Lockout,
     pub certs: Arc<CertStore>,
+    /// Seals secrets that devices need in clear (room, device and SIP passwords).
+    pub sealer: crate::secrets::Sealer,
     /// Card-issuing sessions of batch add and batch issue cards.
     pub card_sessions: crate::persons::batch::Sessions,
     pub started: Instant,
@@ -40,6 +42,7 @@ impl App {
             .map_err(|e| Error::Internal(format!("data dir {}: {e}", config.data_dir.display())))?;
         let store = Store::open(&config.data_dir.join(store::FILE_NAME))?;
         let certs = Arc::new(CertStore::open(&config.data_dir)?);
+        let sealer = crate::secrets::Sealer::open(&config.data_dir)?;
         let secret = store.write(|txn| -> Result<[u8; 32]> {
             let mut t = txn.open_table(SETTINGS).map_err(StoreError::from)?;
             if let Some(Secret(s)) = store::get::<Secret>(&t, "secret")? {
@@ -61,6 +64,7 @@ impl App {
             store,
             config,
             certs,
+            sealer,
             card_sessions: Default::default(),
             started: Instant::now(),
             secret,

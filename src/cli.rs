@@ -185,7 +185,7 @@ fn factory_reset(config: &Config, yes: bool) -> Result<(), BoxError> {
     if !yes
         && !confirm(
             &format!(
-                "This wipes every account, setting and record in {} and the HTTPS certificate.",
+                "This wipes every account, setting and record in {}, the HTTPS certificate and the seal key.",
                 config.data_dir.display()
             ),
             "reset",
@@ -195,9 +195,11 @@ fn factory_reset(config: &Config, yes: bool) -> Result<(), BoxError> {
         return Ok(());
     }
     s.factory_reset()?;
-    let tls = config.data_dir.join("tls");
-    if tls.exists() {
-        std::fs::remove_dir_all(&tls)?;
+    for dir in ["tls", "keys"] {
+        let d = config.data_dir.join(dir);
+        if d.exists() {
+            std::fs::remove_dir_all(&d)?;
+        }
     }
     println!("factory reset done: the next start leads to the setup page");
     Ok(())

@@ -1,9 +1,11 @@
 //! Intercom configuration (manual chapter 3): what an installer sets up on day one. So far:
-//! `organization` (compound, buildings, units, rooms, batch creation) and two pure decisions:
+//! `organization` (compound, buildings, units, rooms, batch creation), `devices` (the device
+//! registry) and two pure decisions:
 //! `unlock` (what a visitor types on a door station → which room opens, or why not) and `ringing`
-//! (who rings, in which order, for a call to the management centre). The device registry,
-//! registration numbers, room passwords and notices follow. Knows nothing of HTTP or SIP.
+//! (who rings, in which order, for a call to the management centre). Registration
+//! numbers, room passwords, call groups and notices follow. Knows nothing of HTTP or SIP.
 
+pub mod devices;
 pub mod organization;
 pub mod ringing;
 pub mod unlock;

@@ -31,6 +31,8 @@ pub const BUILDINGS: SeqTable = SeqTable::new("buildings");
 pub const UNITS: SeqTable = SeqTable::new("units");
 /// Rooms, keyed by id.
 pub const ROOMS: SeqTable = SeqTable::new("rooms");
+/// Intercom and access devices (manual 3.2), keyed by id.
+pub const DEVICES: SeqTable = SeqTable::new("devices");
 /// Users pushed by devices (person collection), keyed by `<device>/<user id>`.
 pub const COLLECTED: StrTable = StrTable::new("collected_users");
 
@@ -45,7 +47,7 @@ pub const STR_TABLES: &[StrTable] = &[
     COLLECTED,
 ];
 /// Tables with sequence keys that a backup carries.
-pub const SEQ_TABLES: &[SeqTable] = &[AUDIT, DEPARTMENTS, BUILDINGS, UNITS, ROOMS];
+pub const SEQ_TABLES: &[SeqTable] = &[AUDIT, DEPARTMENTS, BUILDINGS, UNITS, ROOMS, DEVICES];
 
 pub(super) fn create_all(txn: &WriteTransaction) -> Result<()> {
     txn.open_table(META)?;

@@ -1,5 +1,6 @@
-//! JSON API of intercom configuration (manual chapter 3) under `/api/v1/organization`: the
-//! compound, buildings, units and rooms, batch creation and room listing. Thin handlers over
+//! JSON API of intercom configuration (manual chapter 3) under `/api/v1/organization` (the
+//! compound, buildings, units and rooms, batch creation, room listing) and `/api/v1/devices` (the
+//! device registry). Thin handlers over
 //! `crate::intercom`; changes are for administrators (the domain checks it), reads for all.
 
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use axum::http::StatusCode;
 use axum::Json;
 
 use crate::app::App;
+use crate::intercom::devices::{self, DeviceInput, DeviceView};
 use crate::intercom::organization::{
     self, BatchCreated, BatchOrganization, Building, Compound, CompoundPatch, Level, NewBuilding,
     NewRoom, NewUnit, NodePatch, RoomPage, RoomQuery, RoomView, Tree, Unit,
@@ -148,5 +150,68 @@ pub async fn delete_node(
         organization::delete(app, &c.actor, level, id)
     })
     .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The device registry.
+#[utoipa::path(get, path = "/api/v1/devices", tag = "intercom", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Vec<DeviceView>)))]
+pub async fn list_devices(State(app): AppState, _c: Caller) -> ApiResult<Json<Vec<DeviceView>>> {
+    Ok(Json(blocking(&app, devices::list).await?))
+}
+
+/// Adds a device (name, type, IP, port, management user and password, device number).
+#[utoipa::path(post, path = "/api/v1/devices", tag = "intercom", request_body = DeviceInput, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 201, body = DeviceView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_device(
+    State(app): AppState,
+    c: Caller,
+    ApiJson(d): ApiJson<DeviceInput>,
+) -> ApiResult<(StatusCode, Json<DeviceView>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(blocking(&app, move |app| devices::create(app, &c.actor, &d)).await?),
+    ))
+}
+
+/// One device.
+#[utoipa::path(get, path = "/api/v1/devices/{id}", tag = "intercom", params(("id" = u64, Path)), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = DeviceView), (status = 404, body = ErrorBody)))]
+pub async fn get_device(
+    State(app): AppState,
+    _c: Caller,
+    Path(id): Path<u64>,
+) -> ApiResult<Json<DeviceView>> {
+    Ok(Json(
+        blocking(&app, move |app| {
+            Ok(DeviceView::from(&devices::load(app, id)?))
+        })
+        .await?,
+    ))
+}
+
+/// Changes a device; absent fields stay, `password: ""` clears the stored password.
+#[utoipa::path(patch, path = "/api/v1/devices/{id}", tag = "intercom", params(("id" = u64, Path)), request_body = DeviceInput, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = DeviceView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_device(
+    State(app): AppState,
+    c: Caller,
+    Path(id): Path<u64>,
+    ApiJson(d): ApiJson<DeviceInput>,
+) -> ApiResult<Json<DeviceView>> {
+    Ok(Json(
+        blocking(&app, move |app| devices::update(app, &c.actor, id, &d)).await?,
+    ))
+}
+
+/// Deletes a device.
+#[utoipa::path(delete, path = "/api/v1/devices/{id}", tag = "intercom", params(("id" = u64, Path)), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete_device(
+    State(app): AppState,
+    c: Caller,
+    Path(id): Path<u64>,
+) -> ApiResult<StatusCode> {
+    blocking(&app, move |app| devices::delete(app, &c.actor, id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

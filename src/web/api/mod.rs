@@ -45,7 +45,7 @@ type AppState = State<Arc<App>>;
         (name = "accounts", description = "Accounts, roles, allow-lists, online users"),
         (name = "audit", description = "Audit log"),
         (name = "company", description = "Company name and logo (manual 1.1)"),
-        (name = "intercom", description = "Building organization (manual 3.1)"),
+        (name = "intercom", description = "Building organization and device registry (manual 3.1, 3.2)"),
         (name = "persons", description = "Departments, card settings, persons, cards, batch work (manual 1.2)"),
         (name = "system", description = "Certificate, backup, version"),
     )
@@ -126,6 +126,12 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(intercom::add_unit))
         .routes(routes!(intercom::rooms, intercom::add_room))
         .routes(routes!(intercom::update_node, intercom::delete_node))
+        .routes(routes!(intercom::list_devices, intercom::create_device))
+        .routes(routes!(
+            intercom::get_device,
+            intercom::update_device,
+            intercom::delete_device
+        ))
         .merge(collection::router())
         .fallback(|| async { ApiError(Error::NotFound("no such API route".into())) })
 }
