@@ -14,6 +14,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+mod transfer;
+
 use super::auth::{clear_cookie, session_cookie, ApiJson, Caller, ClientIp};
 use super::blocking;
 use super::error::{ApiError, ErrorBody};
@@ -81,6 +83,9 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(get_certificate, set_certificate))
         .routes(routes!(system_info))
         .routes(routes!(download_backup))
+        .routes(routes!(transfer::template))
+        .routes(routes!(transfer::export))
+        .routes(transfer::import_route())
         .fallback(|| async { ApiError(Error::NotFound("no such API route".into())) })
 }
 
