@@ -342,16 +342,23 @@ fn department_parts(path: &str, root_name: &str) -> Vec<String> {
 /// every problem found (at most [`MAX_ERRORS`] listed). The root department is taken as
 /// `Company` here; [`import`] uses the store's name.
 pub fn parse_rows(bytes: &[u8], format: Format, base: Base) -> Result<Vec<Row>, Vec<RowError>> {
-    parse_rows_at(bytes, format, base, crate::time::now(), "Company")
+    let (rows, errors) = check_rows(bytes, format, base, crate::time::now(), "Company")?;
+    if errors.is_empty() {
+        Ok(rows)
+    } else {
+        Err(capped(errors))
+    }
 }
 
-fn parse_rows_at(
+/// Every row that could be read (fields with errors left at defaults) and the errors found; `Err`
+/// when the file itself cannot be read as a person list.
+fn check_rows(
     bytes: &[u8],
     format: Format,
     base: Base,
     now: u64,
     root_name: &str,
-) -> Result<Vec<Row>, Vec<RowError>> {
+) -> Result<(Vec<Row>, Vec<RowError>), Vec<RowError>> {
     let table = read_table(bytes, format).map_err(|e| vec![e])?;
     let mut lines = table
         .into_iter()
@@ -575,11 +582,7 @@ fn parse_rows_at(
     if rows.is_empty() && errors.is_empty() {
         errors.push(file_error("the file has no person rows below the header"));
     }
-    if errors.is_empty() {
-        Ok(rows)
-    } else {
-        Err(capped(errors))
-    }
+    Ok((rows, errors))
 }
 
 /// Sorted by row, then column; at most [`MAX_ERRORS`] listed.
@@ -588,6 +591,7 @@ fn capped(mut errors: Vec<RowError>) -> Vec<RowError> {
         let col = COLUMNS.iter().position(|c| *c == e.column);
         (e.row, col.unwrap_or(usize::MAX))
     });
+    errors.dedup();
     if errors.len() > MAX_ERRORS {
         let more = errors.len() - MAX_ERRORS;
         errors.truncate(MAX_ERRORS);
@@ -629,15 +633,16 @@ pub fn import(app: &App, actor: &Actor, bytes: &[u8], format: Format) -> Result<
         let tree = departments::load_tree(&txn.open_table(DEPARTMENTS).map_err(StoreError::from)?)?;
         Ok::<_, Error>(departments::path_of(&tree, departments::ROOT))
     })?;
-    let rows = match parse_rows_at(bytes, format, base, now, &root_name) {
-        Ok(rows) => rows,
-        Err(errors) => return Ok(ImportOutcome::Rejected(errors)),
+    // Rows with errors still go through the store's checks below, so one answer lists all.
+    let (rows, file_errors) = match check_rows(bytes, format, base, now, &root_name) {
+        Ok(checked) => checked,
+        Err(errors) => return Ok(ImportOutcome::Rejected(capped(errors))),
     };
     app.store.write(|txn| {
         let mut tree = departments::load_tree(&txn.open_table(DEPARTMENTS).map_err(StoreError::from)?)?;
         let mut t = Tables::open(txn)?;
         let in_file: HashSet<&str> = rows.iter().map(|r| r.person.id.as_str()).collect();
-        let mut errors = Vec::new();
+        let mut errors = file_errors;
         let mut missing: HashSet<String> = HashSet::new();
         let mut known: HashMap<String, u64> = HashMap::new();
         let mut people = Vec::with_capacity(rows.len());
@@ -649,6 +654,9 @@ pub fn import(app: &App, actor: &Actor, bytes: &[u8], format: Format) -> Result<
                     reason,
                 })
             };
+            if row.person.id.is_empty() {
+                continue; // its ID is already reported
+            }
             let before = t.get(&row.person.id)?;
             let mut p = row.person.clone();
             if let Some(b) = &before {
@@ -698,14 +706,14 @@ pub fn import(app: &App, actor: &Actor, bytes: &[u8], format: Format) -> Result<
                     }
                 }
             }
-            people.push((p, before));
+            people.push((p, before, row));
         }
         if !errors.is_empty() {
             return Ok(ImportOutcome::Rejected(capped(errors)));
         }
         // Release first the cards that updated persons give up, so a card may move between
         // persons of the file whatever their order.
-        for (p, before) in &people {
+        for (p, before, _) in &people {
             if let Some(b) = before {
                 for c in &b.cards {
                     if !p.cards.iter().any(|n| n.number == c.number) {
@@ -716,7 +724,7 @@ pub fn import(app: &App, actor: &Actor, bytes: &[u8], format: Format) -> Result<
         }
         let mut departments_created = 0;
         let (mut created, mut updated) = (0, 0);
-        for ((p, before), row) in people.iter_mut().zip(&rows) {
+        for (p, before, row) in people.iter_mut() {
             let key = path_key(&row.department);
             p.department = match known.get(&key) {
                 Some(id) => *id,
