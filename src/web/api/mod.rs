@@ -83,8 +83,8 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(get_certificate, set_certificate))
         .routes(routes!(system_info))
         .routes(routes!(download_backup))
-        .routes(routes!(transfer::template))
-        .routes(routes!(transfer::export))
+        .routes(routes!(transfer::person_template))
+        .routes(routes!(transfer::export_persons))
         .routes(transfer::import_route())
         .fallback(|| async { ApiError(Error::NotFound("no such API route".into())) })
 }

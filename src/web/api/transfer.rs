@@ -26,6 +26,7 @@ type ApiResult<T> = Result<T, ApiError>;
 #[into_params(parameter_in = Query)]
 pub struct FormatQuery {
     /// `csv` or `xlsx`.
+    #[param(inline)]
     format: Format,
 }
 
@@ -33,6 +34,7 @@ pub struct FormatQuery {
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// `csv` or `xlsx`.
+    #[param(inline)]
     format: Format,
     /// Person IDs separated by commas; all persons when absent.
     ids: Option<String>,
@@ -66,7 +68,7 @@ fn download(format: Format, name: &str, bytes: Vec<u8>) -> Response {
 /// The import template: the header row and one example person.
 #[utoipa::path(get, path = "/api/v1/persons/template", tag = "persons", params(FormatQuery), security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, description = "CSV or XLSX file", content_type = "application/octet-stream"), (status = 401, body = ErrorBody)))]
-pub async fn template(
+pub async fn person_template(
     State(app): State<Arc<App>>,
     _caller: Caller,
     Query(q): Query<FormatQuery>,
@@ -78,7 +80,7 @@ pub async fn template(
 /// Exports the chosen persons (or all) as CSV or XLSX, re-importable as is.
 #[utoipa::path(get, path = "/api/v1/persons/export", tag = "persons", params(ExportQuery), security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, description = "CSV or XLSX file", content_type = "application/octet-stream"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn export(
+pub async fn export_persons(
     State(app): State<Arc<App>>,
     caller: Caller,
     Query(q): Query<ExportQuery>,
@@ -109,7 +111,7 @@ pub async fn export(
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The CSV or XLSX file (at most 32 MiB)"),
     responses((status = 200, body = ImportReport), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
     (status = 422, description = "Rows with errors; nothing was imported", body = ImportRejected)))]
-pub async fn import(
+pub async fn import_persons(
     State(app): State<Arc<App>>,
     caller: Caller,
     Query(q): Query<FormatQuery>,
@@ -136,5 +138,5 @@ pub async fn import(
 
 /// The import route with its own body limit.
 pub fn import_route() -> UtoipaMethodRouter<Arc<App>> {
-    routes!(import).layer(DefaultBodyLimit::max(transfer::MAX_BYTES))
+    routes!(import_persons).layer(DefaultBodyLimit::max(transfer::MAX_BYTES))
 }
