@@ -283,6 +283,11 @@ async fn bad_rows_are_all_listed_and_nothing_changes() {
     assert_eq!(st, 422);
     assert_eq!(v["rows"][0]["column"], "file", "{v}");
     assert_eq!(a.export("csv").await, before_csv);
+
+    // more than 32 MiB is refused before it is read
+    let (st, v) = a.import("csv", vec![b'x'; 32 * 1024 * 1024 + 1]).await;
+    assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    assert_eq!(v["error"], "too_large");
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -16,8 +17,9 @@ use utoipa_axum::routes;
 
 use super::super::auth::Caller;
 use super::super::blocking;
-use super::super::error::{ApiError, ErrorBody};
+use super::super::error::{bad_body, ApiError, ErrorBody};
 use crate::app::App;
+use crate::error::Error;
 use crate::persons::transfer::{self, Format, ImportOutcome, ImportReport, RowError};
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -115,8 +117,15 @@ pub async fn import_persons(
     State(app): State<Arc<App>>,
     caller: Caller,
     Query(q): Query<FormatQuery>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
+    let body = body.map_err(|rej| match rej.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError(Error::TooLarge(format!(
+            "an import file has at most {} MiB",
+            transfer::MAX_BYTES >> 20
+        ))),
+        _ => bad_body(rej.body_text()),
+    })?;
     let outcome = blocking(&app, move |app| {
         transfer::import(app, &caller.actor, &body, q.format)
     })
