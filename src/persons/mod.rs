@@ -8,6 +8,7 @@ pub mod batch;
 pub mod cards;
 pub mod collection;
 pub mod departments;
+pub mod transfer;
 
 use std::collections::HashSet;
 
@@ -431,7 +432,7 @@ pub fn check_more(m: &MoreInfo) -> Result<MoreInfo> {
     })
 }
 
-fn check_room(room: Option<&str>) -> Result<Option<String>> {
+pub fn check_room(room: Option<&str>) -> Result<Option<String>> {
     match room.map(str::trim).filter(|r| !r.is_empty()) {
         Some(r) => Ok(Some(check_text(r, "room", 32)?)),
         None => Ok(None),

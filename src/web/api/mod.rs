@@ -18,6 +18,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 mod intercom;
 mod persons;
+mod transfer;
 
 use super::auth::{clear_cookie, session_cookie, ApiJson, Caller, ClientIp};
 use super::blocking;
@@ -133,6 +134,9 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
             intercom::delete_device
         ))
         .merge(collection::router())
+        .routes(routes!(transfer::person_template))
+        .routes(routes!(transfer::export_persons))
+        .routes(transfer::import_route())
         .fallback(|| async { ApiError(Error::NotFound("no such API route".into())) })
 }
 
