@@ -3,7 +3,7 @@ set up and sign in, add a department, add a person in it with a photo and a hexa
 QR code shows), switch card numbers to decimal, find the person by the card number typed in
 decimal, the card view with the photo, deleting the department refused with its counts, a batch
 add of 3 persons going straight to card issuing where 2 typed numbers go to the next person
-waiting (the marker moves), batch edit and delete of a selection, export to XLSX when the transfer module is there, and the pages at
+waiting (the marker moves), batch edit and delete of a selection, export to XLSX read back with openpyxl, an import refused row by row, and the pages at
 phone width. A screenshot per step goes to $SCREENSHOT_DIR (names start with `persons-`).
 """
 
@@ -11,6 +11,8 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+
+import openpyxl
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -199,18 +201,35 @@ def test_departments_person_cards_search_batch_issue(server, browser):
     assert "of 3" in s.text("found")
     s.shot("after-batch-edit-and-delete")
 
-    # Export of everyone to XLSX, when the transfer module is there.
-    if browser.find_elements(By.ID, "export-xlsx"):
-        s.click("export-xlsx")
-        deadline = time.time() + 15
-        done = []
-        while time.time() < deadline:
-            done = [p for p in browser.download_dir.iterdir() if p.suffix == ".xlsx"]
-            if done:
-                break
-            time.sleep(0.2)
-        assert done, f"no .xlsx downloaded: {list(browser.download_dir.iterdir())}"
-        assert done[0].read_bytes()[:2] == b"PK"
+    # Export to XLSX (nothing selected: everyone found), read back with openpyxl.
+    s.click("export-xlsx")
+    deadline = time.time() + 15
+    done = []
+    while time.time() < deadline:
+        done = [p for p in browser.download_dir.iterdir() if p.suffix == ".xlsx"]
+        if done:
+            break
+        time.sleep(0.2)
+    assert done, f"no .xlsx downloaded: {list(browser.download_dir.iterdir())}"
+    assert done[0].read_bytes()[:2] == b"PK"
+    sheet = openpyxl.load_workbook(done[0]).active
+    rows = [[c.value for c in r] for r in sheet.iter_rows()]
+    assert rows[0][0] == "Person ID", rows[0]
+    assert any(r[0] == "1001" for r in rows[1:]), rows
+
+    # The import page refuses a bad file row by row and changes nothing.
+    browser.get(server + "/persons/transfer")
+    bad = Path(browser.download_dir) / "bad.csv"
+    header = ("Person ID,Name,Department,Type,Effective Time,Expiry Time,Password,Cards,Room,Gender,"
+              "ID Type,ID Number,Phone,Email,Address,Company,Title,Remarks")
+    bad.write_text(header + "\nbad id!,X" + "," * 16 + "\n4002,Y,,,,,123456789" + "," * 11 + "\n")
+    browser.find_element(By.ID, "import-file").send_keys(str(bad))
+    s.click("import-submit")
+    table = s.wait(EC.visibility_of_element_located((By.ID, "import-errors")))
+    rows_shown = [r.text for r in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+    assert rows_shown[0].startswith("2 Person ID"), rows_shown
+    assert any(r.startswith("3 Password") for r in rows_shown), rows_shown
+    s.shot("import-refused")
 
     # Phone width: the list, the card view and the person form fit.
     browser.set_window_size(390, 844)

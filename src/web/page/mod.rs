@@ -11,6 +11,7 @@ mod home;
 mod persons;
 mod persons_batch;
 mod persons_form;
+mod persons_transfer;
 mod public;
 mod system_pages;
 
@@ -44,6 +45,7 @@ pub fn router() -> Router<Arc<App>> {
         .merge(persons::router())
         .merge(persons_form::router())
         .merge(persons_batch::router())
+        .merge(persons_transfer::router())
 }
 
 async fn style() -> Response {

@@ -23,7 +23,7 @@ use crate::app::App;
 use crate::error::Error;
 use crate::persons::cards::{self, Base, CardSettings, CardType};
 use crate::persons::departments::{self, DepartmentView, NewDepartment, ROOT};
-use crate::persons::{self, batch, SearchBy, SearchPage, SearchQuery};
+use crate::persons::{self, batch, transfer, SearchBy, SearchPage, SearchQuery};
 use crate::web::auth::PageCaller;
 use crate::web::blocking;
 use crate::web::error::status_of;
@@ -363,6 +363,7 @@ fn toolbar(q: &ListQuery) -> Markup {
             a.button #add-person href="/persons/new" { "Add person" }
             a.button.secondary #batch-add href="/persons/batch-add" { "Batch add" }
             a.button.secondary #person-collection href="/persons/collection" { "Person collection" }
+            a.button.secondary #transfer href="/persons/transfer" { "Import / export" }
             span.view-toggle role="group" aria-label="Display" {
                 a #view-list .current[!q.cards_view()] href=(q.href(|x| x.view.clear())) { "List" }
                 a #view-cards .current[q.cards_view()] href=(q.href(|x| x.view = "cards".into())) { "Cards" }
@@ -527,6 +528,8 @@ fn selection_form(
                     }
                 }
                 button #batch-issue .secondary type="submit" name="action" value="issue" { "Batch issue cards" }
+                button #export-xlsx .secondary type="submit" name="action" value="export-xlsx" title="The selected persons, or everyone found when none is selected" { "Export (XLSX)" }
+                button #export-csv .secondary type="submit" name="action" value="export-csv" { "Export (CSV)" }
                 details #delete-box {
                     summary { "Delete selected" }
                     div.batch-edit {
@@ -817,6 +820,29 @@ async fn selection(
             blocking(&app, move |app| batch::start(app, &actor, &req))
                 .await
                 .map(|s| format!("/persons/issue/{}", query_escape(&s.session)))
+        }
+        "export-xlsx" | "export-csv" => {
+            let format = if field(&pairs, "action") == "export-csv" {
+                transfer::Format::Csv
+            } else {
+                transfer::Format::Xlsx
+            };
+            // Nothing selected: everyone the search found.
+            let search = q.search();
+            let result = blocking(&app, move |app| {
+                let ids = if ids.is_empty() {
+                    let base = cards::settings(app)?.display;
+                    persons::search_ids(app, &search, base)?
+                } else {
+                    ids
+                };
+                transfer::export(app, &actor, Some(&ids), format)
+            })
+            .await;
+            return match result {
+                Ok(bytes) => super::persons_transfer::download(bytes, format, "selected"),
+                Err(e) => show_list(&app, &caller, &q, &typed, Some(&e)).await,
+            };
         }
         "delete" => blocking(&app, move |app| batch::delete(app, &actor, &ids))
             .await
