@@ -102,7 +102,12 @@ const SECTIONS: &[Section] = &[
         title: "Intercom configuration",
         summary: "Buildings, units and rooms, device numbers, call groups and notices.",
         parts: &[
-            part("3.1", "Building management", "One compound of buildings, units and rooms (01#01#302), created in batches."),
+            Part {
+                number: "3.1",
+                title: "Building management",
+                what: "One compound of buildings, units and rooms (01#01#302), created in batches; the device registry.",
+                href: Some("/intercom"),
+            },
             part("3.2", "Dial management", "Registration numbers of indoor monitors, door stations and master stations; export and import of the device list."),
             part("3.3", "Unlocking through password", "Room unlock passwords sent to the unit's door station and the room's monitor, with their sending status."),
             part("3.4", "Call group", "Manager clients and master stations rung in priority order per building."),

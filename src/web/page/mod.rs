@@ -8,6 +8,7 @@ mod account_pages;
 mod collection_pages;
 mod company_pages;
 mod home;
+mod intercom_pages;
 mod persons;
 mod persons_batch;
 mod persons_form;
@@ -46,6 +47,7 @@ pub fn router() -> Router<Arc<App>> {
         .merge(persons_form::router())
         .merge(persons_batch::router())
         .merge(persons_transfer::router())
+        .merge(intercom_pages::router())
 }
 
 async fn style() -> Response {
