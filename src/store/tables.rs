@@ -33,6 +33,10 @@ pub const UNITS: SeqTable = SeqTable::new("units");
 pub const ROOMS: SeqTable = SeqTable::new("rooms");
 /// Intercom and access devices (manual 3.2), keyed by id.
 pub const DEVICES: SeqTable = SeqTable::new("devices");
+/// Call groups (manual 3.4), keyed by id.
+pub const CALL_GROUPS: SeqTable = SeqTable::new("call_groups");
+/// Notices of information release (manual 3.5), keyed by id.
+pub const NOTICES: SeqTable = SeqTable::new("notices");
 /// Users pushed by devices (person collection), keyed by `<device>/<user id>`.
 pub const COLLECTED: StrTable = StrTable::new("collected_users");
 
@@ -47,7 +51,16 @@ pub const STR_TABLES: &[StrTable] = &[
     COLLECTED,
 ];
 /// Tables with sequence keys that a backup carries.
-pub const SEQ_TABLES: &[SeqTable] = &[AUDIT, DEPARTMENTS, BUILDINGS, UNITS, ROOMS, DEVICES];
+pub const SEQ_TABLES: &[SeqTable] = &[
+    AUDIT,
+    DEPARTMENTS,
+    BUILDINGS,
+    UNITS,
+    ROOMS,
+    DEVICES,
+    CALL_GROUPS,
+    NOTICES,
+];
 
 pub(super) fn create_all(txn: &WriteTransaction) -> Result<()> {
     txn.open_table(META)?;
