@@ -7,6 +7,7 @@
 
 pub mod call_groups;
 pub mod devices;
+pub mod notices;
 pub mod organization;
 pub mod ringing;
 pub mod unlock;
