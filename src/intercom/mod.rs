@@ -7,5 +7,6 @@
 
 pub mod devices;
 pub mod organization;
+pub mod registrations;
 pub mod ringing;
 pub mod unlock;
