@@ -348,25 +348,80 @@ async fn device_registry() {
     let vto = json!({"name": "Gate VTO", "kind": "vto", "ip": "192.168.1.108", "port": 80, "username": "admin", "password": "Dev1ce!pw", "number": "8055"});
     let (st, d) = call(&s, &t, M::POST, "/api/v1/devices", Some(vto.clone())).await;
     assert_eq!(st, StatusCode::CREATED, "{d}");
-    assert_eq!((d["password_set"].clone(), d["number"].clone(), d["kind"].clone()), (json!(true), json!("8055"), json!("vto")));
-    assert!(!d.to_string().contains("Dev1ce!pw"), "the password is never shown");
+    assert_eq!(
+        (
+            d["password_set"].clone(),
+            d["number"].clone(),
+            d["kind"].clone()
+        ),
+        (json!(true), json!("8055"), json!("vto"))
+    );
+    assert!(
+        !d.to_string().contains("Dev1ce!pw"),
+        "the password is never shown"
+    );
     let (st, v) = call(&s, &t, M::POST, "/api/v1/devices", Some(vto)).await;
-    assert_eq!((st, v["error"].clone()), (StatusCode::CONFLICT, json!("device_name_taken")));
+    assert_eq!(
+        (st, v["error"].clone()),
+        (StatusCode::CONFLICT, json!("device_name_taken"))
+    );
     for (body, field) in [
-        (json!({"name": "X", "kind": "vth", "ip": "300.1.1.1", "number": "9901"}), "ip"),
-        (json!({"name": "X", "kind": "vth", "ip": "10.0.0.2", "number": "99a"}), "number"),
-        (json!({"name": "X", "ip": "10.0.0.2", "number": "9901"}), "kind"),
+        (
+            json!({"name": "X", "kind": "vth", "ip": "300.1.1.1", "number": "9901"}),
+            "ip",
+        ),
+        (
+            json!({"name": "X", "kind": "vth", "ip": "10.0.0.2", "number": "99a"}),
+            "number",
+        ),
+        (
+            json!({"name": "X", "ip": "10.0.0.2", "number": "9901"}),
+            "kind",
+        ),
     ] {
         let (st, v) = call(&s, &t, M::POST, "/api/v1/devices", Some(body)).await;
-        assert_eq!((st, v["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!(field)));
+        assert_eq!(
+            (st, v["field"].clone()),
+            (StatusCode::UNPROCESSABLE_ENTITY, json!(field))
+        );
     }
     let id = d["id"].as_u64().unwrap();
-    let (st, v) = call(&s, &t, M::PATCH, &format!("/api/v1/devices/{id}"), Some(json!({"password": "", "port": 8080}))).await;
-    assert_eq!((st, v["password_set"].clone(), v["port"].clone()), (StatusCode::OK, json!(false), json!(8080)));
+    let (st, v) = call(
+        &s,
+        &t,
+        M::PATCH,
+        &format!("/api/v1/devices/{id}"),
+        Some(json!({"password": "", "port": 8080})),
+    )
+    .await;
+    assert_eq!(
+        (st, v["password_set"].clone(), v["port"].clone()),
+        (StatusCode::OK, json!(false), json!(8080))
+    );
     let (_, list) = call(&s, &t, M::GET, "/api/v1/devices", None).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
-    call(&s, &t, M::POST, "/api/v1/accounts", Some(json!({"username": "desk", "password": "Dk8#mWq2", "role": "operator"}))).await;
-    let op = login_as(&s, &client(), "desk", "Dk8#mWq2").await["token"].as_str().unwrap().to_owned();
-    assert_eq!(call(&s, &op, M::DELETE, &format!("/api/v1/devices/{id}"), None).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(call(&s, &t, M::DELETE, &format!("/api/v1/devices/{id}"), None).await.0, StatusCode::NO_CONTENT);
+    call(
+        &s,
+        &t,
+        M::POST,
+        "/api/v1/accounts",
+        Some(json!({"username": "desk", "password": "Dk8#mWq2", "role": "operator"})),
+    )
+    .await;
+    let op = login_as(&s, &client(), "desk", "Dk8#mWq2").await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        call(&s, &op, M::DELETE, &format!("/api/v1/devices/{id}"), None)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(&s, &t, M::DELETE, &format!("/api/v1/devices/{id}"), None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
 }

@@ -9,5 +9,6 @@ pub mod call_groups;
 pub mod devices;
 pub mod notices;
 pub mod organization;
+pub mod registrations;
 pub mod ringing;
 pub mod unlock;
