@@ -240,8 +240,8 @@ fn check_start(s: &str) -> Result<u64> {
 }
 
 /// Whether `device` has a registration number (it is bound to the platform).
-fn has_registration(_app: &App, _device: u64) -> Result<bool> {
-    Ok(true)
+fn has_registration(app: &App, device: u64) -> Result<bool> {
+    Ok(super::registrations::number_of(app, device)?.is_some())
 }
 
 /// Only VTO/VTH kinds with a registration number may receive notices; none twice.
@@ -562,6 +562,7 @@ mod tests {
     use super::*;
     use crate::accounts::Role;
     use crate::intercom::devices::DeviceInput;
+    use crate::intercom::registrations::{Registration, RegistrationKind};
 
     fn app() -> (tempfile::TempDir, App) {
         let dir = tempfile::tempdir().unwrap();
@@ -581,7 +582,31 @@ mod tests {
         }
     }
 
+    /// A device with a registration number (written directly: this module only reads them).
     fn device(app: &App, name: &str, kind: DeviceKind, number: &str) -> u64 {
+        let id = unregistered(app, name, kind, number);
+        let r = Registration {
+            device: id,
+            number: format!("1#01#{number}"),
+            kind: RegistrationKind::Vts {
+                suffix: number.into(),
+            },
+            sip_password: Vec::new(),
+            created: 0,
+        };
+        app.store
+            .write(|txn| -> Result<()> {
+                txn.open_table(crate::store::REGISTRATIONS)
+                    .map_err(StoreError::from)?
+                    .insert(id, codec::encode(&r)?.as_slice())
+                    .map_err(StoreError::from)?;
+                Ok(())
+            })
+            .unwrap();
+        id
+    }
+
+    fn unregistered(app: &App, name: &str, kind: DeviceKind, number: &str) -> u64 {
         devices::create(
             app,
             &admin(),
@@ -739,6 +764,13 @@ mod tests {
         assert_eq!(
             create(&app, &a, &input(vec![vts])).unwrap_err().code(),
             "notice_device_kind"
+        );
+        let bare = unregistered(&app, "Bare VTH", DeviceKind::Vth, "9902");
+        assert_eq!(
+            create(&app, &a, &input(vec![vto, bare]))
+                .unwrap_err()
+                .code(),
+            "notice_device_unregistered"
         );
         assert_eq!(
             create(&app, &a, &input(vec![])).unwrap_err().field(),
