@@ -435,28 +435,103 @@ async fn the_pages_create_and_list_the_organization() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let r = c.post(s.url("/api/v1/session")).json(&json!({"username": ADMIN, "password": ADMIN_PW})).send().await.unwrap();
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-    let csrf = r.json::<Value>().await.unwrap()["csrf_token"].as_str().unwrap().to_owned();
+    let r = c
+        .post(s.url("/api/v1/session"))
+        .json(&json!({"username": ADMIN, "password": ADMIN_PW}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let csrf = r.json::<Value>().await.unwrap()["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let page = |p: &'static str| c.get(s.url(p)).header("cookie", &cookie).send();
     let html = page("/intercom").await.unwrap().text().await.unwrap();
-    assert!(html.contains("id=\"batch-form\""), "the batch form shows while empty");
-    let post = |p: &'static str, form: Vec<(&'static str, String)>| c.post(s.url(p)).header("cookie", &cookie).form(&form).send();
+    assert!(
+        html.contains("id=\"batch-form\""),
+        "the batch form shows while empty"
+    );
+    let post = |p: &'static str, form: Vec<(&'static str, String)>| {
+        c.post(s.url(p))
+            .header("cookie", &cookie)
+            .form(&form)
+            .send()
+    };
     // wrong CSRF token: refused, nothing created
-    let r = post("/intercom/batch", vec![("csrf", "bad".into()), ("buildings", "1".into()), ("units_per_building", "1".into()), ("floors", "1".into()), ("rooms_per_floor", "1".into())]).await.unwrap();
+    let r = post(
+        "/intercom/batch",
+        vec![
+            ("csrf", "bad".into()),
+            ("buildings", "1".into()),
+            ("units_per_building", "1".into()),
+            ("floors", "1".into()),
+            ("rooms_per_floor", "1".into()),
+        ],
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = post("/intercom/batch", vec![("csrf", csrf.clone()), ("buildings", "2".into()), ("units_per_building", "1".into()), ("floors", "3".into()), ("rooms_per_floor", "2".into())]).await.unwrap();
+    let r = post(
+        "/intercom/batch",
+        vec![
+            ("csrf", csrf.clone()),
+            ("buildings", "2".into()),
+            ("units_per_building", "1".into()),
+            ("floors", "3".into()),
+            ("rooms_per_floor", "2".into()),
+        ],
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let html = page("/intercom").await.unwrap().text().await.unwrap();
-    assert!(!html.contains("id=\"batch-form\"") && html.contains("12 rooms"), "{html}");
+    assert!(
+        !html.contains("id=\"batch-form\"") && html.contains("12 rooms"),
+        "{html}"
+    );
     let rooms = page("/intercom/rooms").await.unwrap().text().await.unwrap();
     assert!(rooms.contains("01#01#302") && rooms.contains("02#01#101"));
     // a refusal shows the rule on the page
-    let r = post("/intercom/buildings", vec![("csrf", csrf.clone()), ("number", "1".into())]).await.unwrap();
+    let r = post(
+        "/intercom/buildings",
+        vec![("csrf", csrf.clone()), ("number", "1".into())],
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::CONFLICT);
-    assert!(r.text().await.unwrap().contains("building 1 already exists"));
-    let r = post("/intercom/devices", vec![("csrf", csrf.clone()), ("name", "Gate".into()), ("kind", "vto".into()), ("ip", "10.0.0.5".into()), ("port", "80".into()), ("username", "admin".into()), ("password", "x".into()), ("number", "8055".into())]).await.unwrap();
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("building 1 already exists"));
+    let r = post(
+        "/intercom/devices",
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "Gate".into()),
+            ("kind", "vto".into()),
+            ("ip", "10.0.0.5".into()),
+            ("port", "80".into()),
+            ("username", "admin".into()),
+            ("password", "x".into()),
+            ("number", "8055".into()),
+        ],
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let devices = page("/intercom/devices").await.unwrap().text().await.unwrap();
+    let devices = page("/intercom/devices")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(devices.contains("Gate") && devices.contains("8055") && devices.contains(">set<"));
 }

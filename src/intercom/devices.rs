@@ -15,7 +15,7 @@ use crate::accounts::Actor;
 use crate::app::App;
 use crate::audit;
 use crate::error::{Error, Result};
-use crate::store::{codec, StoreError, Versioned, DEVICES};
+use crate::store::{codec, StoreError, Versioned, DEVICES, REGISTRATIONS};
 
 pub const MAX_DEVICES: usize = 5000;
 
@@ -314,10 +314,22 @@ pub fn update(app: &App, actor: &Actor, id: u64, input: &DeviceInput) -> Result<
     })
 }
 
-/// Deletes a device. (Registrations of the device, when that module lands, must be removed first.)
+/// Deletes a device; refused while it has a registration number (delete that first).
 pub fn delete(app: &App, actor: &Actor, id: u64) -> Result<()> {
     actor.require_admin()?;
     app.store.write(|txn| {
+        let regs = txn.open_table(REGISTRATIONS).map_err(StoreError::from)?;
+        if let Some(g) = regs.get(id).map_err(StoreError::from)? {
+            let r: super::registrations::Registration = codec::decode(g.value())?;
+            return Err(Error::conflict(
+                "device_registered",
+                format!(
+                    "device {id} has registration number {}; delete the registration first",
+                    r.number
+                ),
+            ));
+        }
+        drop(regs);
         let mut t = txn.open_table(DEVICES).map_err(StoreError::from)?;
         let d: Device = match t.remove(id).map_err(StoreError::from)? {
             Some(g) => codec::decode(g.value())?,

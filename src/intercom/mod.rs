@@ -5,7 +5,10 @@
 //! (who rings, in which order, for a call to the management centre). Registration
 //! numbers, room passwords, call groups and notices follow. Knows nothing of HTTP or SIP.
 
+pub mod call_groups;
 pub mod devices;
+pub mod notices;
 pub mod organization;
+pub mod registrations;
 pub mod ringing;
 pub mod unlock;

@@ -33,6 +33,14 @@ pub const UNITS: SeqTable = SeqTable::new("units");
 pub const ROOMS: SeqTable = SeqTable::new("rooms");
 /// Intercom and access devices (manual 3.2), keyed by id.
 pub const DEVICES: SeqTable = SeqTable::new("devices");
+/// Registration numbers of devices (manual 3.2), keyed by device id.
+pub const REGISTRATIONS: SeqTable = SeqTable::new("registrations");
+/// Sending status of room unlock passwords (manual 3.3), keyed `<room>/<device>`.
+pub const SEND_STATUS: StrTable = StrTable::new("send_status");
+/// Call groups (manual 3.4), keyed by id.
+pub const CALL_GROUPS: SeqTable = SeqTable::new("call_groups");
+/// Notices of information release (manual 3.5), keyed by id.
+pub const NOTICES: SeqTable = SeqTable::new("notices");
 /// Users pushed by devices (person collection), keyed by `<device>/<user id>`.
 pub const COLLECTED: StrTable = StrTable::new("collected_users");
 
@@ -45,9 +53,20 @@ pub const STR_TABLES: &[StrTable] = &[
     CARDS,
     PHOTOS,
     COLLECTED,
+    SEND_STATUS,
 ];
 /// Tables with sequence keys that a backup carries.
-pub const SEQ_TABLES: &[SeqTable] = &[AUDIT, DEPARTMENTS, BUILDINGS, UNITS, ROOMS, DEVICES];
+pub const SEQ_TABLES: &[SeqTable] = &[
+    AUDIT,
+    DEPARTMENTS,
+    BUILDINGS,
+    UNITS,
+    ROOMS,
+    DEVICES,
+    REGISTRATIONS,
+    CALL_GROUPS,
+    NOTICES,
+];
 
 pub(super) fn create_all(txn: &WriteTransaction) -> Result<()> {
     txn.open_table(META)?;

@@ -16,6 +16,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+mod groups;
 mod intercom;
 mod persons;
 mod transfer;
@@ -133,6 +134,24 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
             intercom::update_device,
             intercom::delete_device
         ))
+        .routes(routes!(groups::list_groups, groups::create_group))
+        .routes(routes!(groups::who_rings))
+        .routes(routes!(
+            groups::get_group,
+            groups::update_group,
+            groups::delete_group
+        ))
+        .routes(routes!(groups::add_member))
+        .routes(routes!(groups::remove_member))
+        .routes(routes!(groups::member_up))
+        .routes(routes!(groups::member_down))
+        .routes(routes!(groups::list_notices, groups::create_notice))
+        .routes(routes!(
+            groups::get_notice,
+            groups::update_notice,
+            groups::delete_notice
+        ))
+        .routes(routes!(groups::release_notice))
         .merge(collection::router())
         .routes(routes!(transfer::person_template))
         .routes(routes!(transfer::export_persons))
