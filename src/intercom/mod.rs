@@ -9,4 +9,5 @@ pub mod devices;
 pub mod organization;
 pub mod registrations;
 pub mod ringing;
+pub mod room_passwords;
 pub mod unlock;
