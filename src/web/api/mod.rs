@@ -16,6 +16,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+mod dial;
 mod intercom;
 mod persons;
 
@@ -132,6 +133,13 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
             intercom::update_device,
             intercom::delete_device
         ))
+        .routes(routes!(dial::list, dial::create))
+        .routes(routes!(dial::get, dial::delete))
+        .routes(routes!(dial::regenerate))
+        .routes(routes!(dial::set_room_password, dial::clear_room_password))
+        .routes(routes!(dial::send_room))
+        .routes(routes!(dial::send_rooms))
+        .routes(routes!(dial::send_status))
         .merge(collection::router())
         .fallback(|| async { ApiError(Error::NotFound("no such API route".into())) })
 }
