@@ -484,3 +484,95 @@ async fn registration_rules_sip_password_and_room_passwords() {
     .await;
     assert!(rv.to_string().contains("\"password_set\":false"), "{rv}");
 }
+
+#[tokio::test]
+async fn export_then_import_into_another_gatehouse() {
+    let a = Server::start(&[]);
+    setup(&a).await;
+    let ta = admin_token(&a).await;
+    let (_b, units, rooms) = organization(&a, &ta).await;
+    let vth = device(&a, &ta, "VTH 1", "vth", "9901").await;
+    let vto = device(&a, &ta, "Door", "vto", "8055").await;
+    let vts = device(&a, &ta, "Master", "vts", "101").await;
+    device(&a, &ta, "Spare", "vth", "9909").await;
+    let reg = "/api/v1/registrations";
+    for body in [
+        json!({"device": vth, "type": "vth", "room": rooms[2]["id"], "extension": 2}),
+        json!({"device": vto, "type": "vto", "station": "unit_door_station", "unit": units[1], "suffix": "55"}),
+        json!({"device": vts, "type": "vts", "suffix": "01"}),
+    ] {
+        let (st, v) = call(&a, &ta, M::POST, reg, Some(body)).await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+    }
+    let (st, file) = call(&a, &ta, M::GET, "/api/v1/devices/export", None).await;
+    assert_eq!(st, StatusCode::OK, "{file}");
+    assert!(
+        !file.to_string().contains("devpass1"),
+        "no secrets in exports"
+    );
+
+    let b = Server::start(&[]);
+    setup(&b).await;
+    let tb = admin_token(&b).await;
+    // without the organization, nothing is imported
+    let (st, v) = call(
+        &b,
+        &tb,
+        M::POST,
+        "/api/v1/devices/import",
+        Some(file.clone()),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (_, devs) = call(&b, &tb, M::GET, "/api/v1/devices", None).await;
+    assert_eq!(devs, json!([]));
+    organization(&b, &tb).await;
+    let (st, v) = call(&b, &tb, M::POST, "/api/v1/devices/import", Some(file)).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["devices"], 4);
+    assert_eq!(v["registrations"].as_array().unwrap().len(), 3);
+    assert!(
+        v["registrations"][0]["sip_password"]
+            .as_str()
+            .unwrap()
+            .len()
+            == 20
+    );
+
+    let strip = |l: Value| {
+        let mut out: Vec<Value> = l
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                json!([
+                    r["device_name"],
+                    r["device_kind"],
+                    r["number"],
+                    r["type"],
+                    r["station"],
+                    r["extension"],
+                    r["suffix"]
+                ])
+            })
+            .collect();
+        out.sort_by_key(|v| v.to_string());
+        out
+    };
+    let (_, la) = call(&a, &ta, M::GET, reg, None).await;
+    let (_, lb) = call(&b, &tb, M::GET, reg, None).await;
+    assert_eq!(strip(la), strip(lb));
+    let (_, da) = call(&a, &ta, M::GET, "/api/v1/devices", None).await;
+    let (_, db) = call(&b, &tb, M::GET, "/api/v1/devices", None).await;
+    let names = |d: Value| {
+        let mut v: Vec<String> = d
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| format!("{} {} {} {}", x["name"], x["kind"], x["ip"], x["number"]))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(da), names(db));
+}

@@ -5,6 +5,7 @@
 //! (who rings, in which order, for a call to the management centre). Registration
 //! numbers, room passwords, call groups and notices follow. Knows nothing of HTTP or SIP.
 
+pub mod device_transfer;
 pub mod devices;
 pub mod organization;
 pub mod registrations;

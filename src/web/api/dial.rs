@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::App;
+use crate::intercom::device_transfer::{self, DeviceFile, Imported};
 use crate::intercom::registrations::{self, NewRegistration, RegistrationView, WithSipPassword};
 use crate::intercom::room_passwords::{self, SendStatusView};
 use crate::web::auth::{ApiJson, Caller};
@@ -172,5 +173,45 @@ pub async fn send_status(
 ) -> ApiResult<Json<Vec<SendStatusView>>> {
     Ok(Json(
         blocking(&app, move |app| room_passwords::status(app, id)).await?,
+    ))
+}
+
+/// The device list with registration numbers as a JSON file for another Gatehouse; it holds no
+/// secret (management passwords are left out, SIP passwords are made anew on import).
+#[utoipa::path(get, path = "/api/v1/devices/export", tag = "intercom", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = DeviceFile), (status = 403, body = ErrorBody)))]
+pub async fn export_devices(
+    State(app): AppState,
+    c: Caller,
+) -> ApiResult<(
+    [(axum::http::HeaderName, &'static str); 1],
+    Json<DeviceFile>,
+)> {
+    c.actor.require_admin()?;
+    let f = blocking(&app, device_transfer::export).await?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"gatehouse-devices.json\"",
+        )],
+        Json(f),
+    ))
+}
+
+/// Imports a device file exported by a Gatehouse, all or nothing; the answer shows each new SIP
+/// password once.
+#[utoipa::path(post, path = "/api/v1/devices/import", tag = "intercom", request_body = DeviceFile, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Imported), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn import_devices(
+    State(app): AppState,
+    c: Caller,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Imported>> {
+    Ok(Json(
+        blocking(&app, move |app| {
+            let f = device_transfer::parse(&body)?;
+            device_transfer::import(app, &c.actor, &f)
+        })
+        .await?,
     ))
 }

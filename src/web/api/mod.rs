@@ -140,6 +140,8 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(dial::send_room))
         .routes(routes!(dial::send_rooms))
         .routes(routes!(dial::send_status))
+        .routes(routes!(dial::export_devices))
+        .routes(routes!(dial::import_devices))
         .merge(collection::router())
         .fallback(|| async { ApiError(Error::NotFound("no such API route".into())) })
 }
