@@ -109,6 +109,12 @@ pub fn list(app: &App) -> Result<Vec<DeviceView>> {
     })
 }
 
+/// Every device as stored.
+pub fn list_raw(app: &App) -> Result<Vec<Device>> {
+    app.store
+        .read(|txn| all(&txn.open_table(DEVICES).map_err(StoreError::from)?))
+}
+
 pub fn load(app: &App, id: u64) -> Result<Device> {
     app.store.read(|txn| {
         let t = txn.open_table(DEVICES).map_err(StoreError::from)?;

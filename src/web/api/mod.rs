@@ -16,6 +16,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+mod dial;
 mod groups;
 mod intercom;
 mod persons;
@@ -152,6 +153,15 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
             groups::delete_notice
         ))
         .routes(routes!(groups::release_notice))
+        .routes(routes!(dial::list, dial::create))
+        .routes(routes!(dial::get, dial::delete))
+        .routes(routes!(dial::regenerate))
+        .routes(routes!(dial::set_room_password, dial::clear_room_password))
+        .routes(routes!(dial::send_room))
+        .routes(routes!(dial::send_rooms))
+        .routes(routes!(dial::send_status))
+        .routes(routes!(dial::export_devices))
+        .routes(routes!(dial::import_devices))
         .merge(collection::router())
         .routes(routes!(transfer::person_template))
         .routes(routes!(transfer::export_persons))
