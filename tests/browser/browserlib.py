@@ -57,7 +57,7 @@ class Steps:
         path = self.dir / f"{self.prefix}{self.n:02d}-{name}.png"
         assert self.d.save_screenshot(str(path)), f"screenshot {path} failed"
 
-    def wait(self, cond, timeout=15):
+    def wait(self, cond, timeout=45):
         return WebDriverWait(self.d, timeout).until(cond)
 
     def path(self):

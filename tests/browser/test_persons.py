@@ -203,7 +203,7 @@ def test_departments_person_cards_search_batch_issue(server, browser):
 
     # Export to XLSX (nothing selected: everyone found), read back with openpyxl.
     s.click("export-xlsx")
-    deadline = time.time() + 15
+    deadline = time.time() + 45
     done = []
     while time.time() < deadline:
         done = [p for p in browser.download_dir.iterdir() if p.suffix == ".xlsx"]
