@@ -8,6 +8,7 @@ mod account_pages;
 mod collection_pages;
 mod company_pages;
 mod home;
+mod intercom_dial;
 mod intercom_pages;
 mod persons;
 mod persons_batch;
@@ -48,6 +49,7 @@ pub fn router() -> Router<Arc<App>> {
         .merge(persons_batch::router())
         .merge(persons_transfer::router())
         .merge(intercom_pages::router())
+        .merge(intercom_dial::router())
 }
 
 async fn style() -> Response {
