@@ -9,6 +9,7 @@ mod collection_pages;
 mod company_pages;
 mod home;
 mod intercom_dial;
+mod intercom_groups;
 mod intercom_pages;
 mod persons;
 mod persons_batch;
@@ -50,6 +51,7 @@ pub fn router() -> Router<Arc<App>> {
         .merge(persons_transfer::router())
         .merge(intercom_pages::router())
         .merge(intercom_dial::router())
+        .merge(intercom_groups::router())
 }
 
 async fn style() -> Response {
