@@ -103,7 +103,7 @@ async fn org_body(app: &Arc<App>, caller: &PageCaller, typed: &Fields) -> Result
     Ok(html! {
         p { "Manual 3.1: one compound of buildings, units (optional) and rooms. The code "
             code { "01#01#302" } " means building 01, unit 01, room 302." }
-        p { a href="/intercom/rooms" { "All rooms (" (tree.rooms) ")" } " · " a href="/intercom/devices" { "Devices" } " · " a #nav-dial href="/intercom/dial" { "Dial management" } " · " a #nav-call-groups href="/intercom/call-groups" { "Call groups" } }
+        p { a href="/intercom/rooms" { "All rooms (" (tree.rooms) ")" } " · " a href="/intercom/devices" { "Devices" } " · " a #nav-dial href="/intercom/dial" { "Dial management" } " · " a #nav-call-groups href="/intercom/call-groups" { "Call groups" } " · " a #nav-notices href="/intercom/notices" { "Information release" } }
         section.card {
             h2 { "Compound" }
             form method="post" action="/intercom/compound" {

@@ -10,6 +10,7 @@ mod company_pages;
 mod home;
 mod intercom_dial;
 mod intercom_groups;
+mod intercom_notices;
 mod intercom_pages;
 mod persons;
 mod persons_batch;
@@ -52,6 +53,7 @@ pub fn router() -> Router<Arc<App>> {
         .merge(intercom_pages::router())
         .merge(intercom_dial::router())
         .merge(intercom_groups::router())
+        .merge(intercom_notices::router())
 }
 
 async fn style() -> Response {
