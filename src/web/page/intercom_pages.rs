@@ -22,6 +22,7 @@ use crate::intercom::organization::{
     RoomQuery,
 };
 use crate::intercom::ringing::DeviceKind;
+use crate::intercom::room_passwords;
 use crate::web::auth::PageCaller;
 use crate::web::blocking;
 use crate::web::error::status_of;
@@ -34,23 +35,30 @@ pub(super) fn router() -> Router<Arc<App>> {
         .route("/intercom/buildings", post(add_building))
         .route("/intercom/units", post(add_unit))
         .route("/intercom/rooms", get(rooms_page).post(add_room))
+        .route("/intercom/rooms/send", post(send_rooms))
+        .route("/intercom/rooms/{id}/password", post(set_room_password))
+        .route(
+            "/intercom/rooms/{id}/password/clear",
+            post(clear_room_password),
+        )
+        .route("/intercom/rooms/{id}/send", post(send_room))
         .route("/intercom/node/{level}/{id}/rename", post(rename))
         .route("/intercom/node/{level}/{id}/delete", post(delete))
         .route("/intercom/devices", get(devices_page).post(add_device))
         .route("/intercom/devices/{id}/delete", post(delete_device))
 }
 
-type Fields = HashMap<String, String>;
+pub(super) type Fields = HashMap<String, String>;
 
-fn f<'a>(m: &'a Fields, k: &str) -> &'a str {
+pub(super) fn f<'a>(m: &'a Fields, k: &str) -> &'a str {
     m.get(k).map(String::as_str).unwrap_or("").trim()
 }
 
-fn opt(m: &Fields, k: &str) -> Option<String> {
+pub(super) fn opt(m: &Fields, k: &str) -> Option<String> {
     Some(f(m, k).to_owned()).filter(|s| !s.is_empty())
 }
 
-fn num<T: std::str::FromStr>(m: &Fields, k: &'static str) -> Result<T, Error> {
+pub(super) fn num<T: std::str::FromStr>(m: &Fields, k: &'static str) -> Result<T, Error> {
     f(m, k)
         .parse()
         .map_err(|_| Error::invalid("form_number", k, format!("{k} must be a whole number")))
@@ -63,6 +71,9 @@ fn notice(done: &str) -> Option<&'static str> {
         "saved" => "Saved.",
         "deleted" => "Deleted.",
         "device" => "The device was added.",
+        "password" => "The unlock password was set; sending it is queued.",
+        "cleared" => "The unlock password was cleared; its removal is queued.",
+        "sent" => "Sending is queued.",
         _ => return None,
     })
 }
@@ -77,7 +88,7 @@ const KINDS: [(DeviceKind, &str); 7] = [
     (DeviceKind::ManagerClient, "Manager client"),
 ];
 
-fn kind_label(k: DeviceKind) -> &'static str {
+pub(super) fn kind_label(k: DeviceKind) -> &'static str {
     KINDS
         .iter()
         .find(|(x, _)| *x == k)
@@ -92,7 +103,7 @@ async fn org_body(app: &Arc<App>, caller: &PageCaller, typed: &Fields) -> Result
     Ok(html! {
         p { "Manual 3.1: one compound of buildings, units (optional) and rooms. The code "
             code { "01#01#302" } " means building 01, unit 01, room 302." }
-        p { a href="/intercom/rooms" { "All rooms (" (tree.rooms) ")" } " · " a href="/intercom/devices" { "Devices" } }
+        p { a href="/intercom/rooms" { "All rooms (" (tree.rooms) ")" } " · " a href="/intercom/devices" { "Devices" } " · " a #nav-dial href="/intercom/dial" { "Dial management" } " · " a #nav-call-groups href="/intercom/call-groups" { "Call groups" } " · " a #nav-notices href="/intercom/notices" { "Information release" } }
         section.card {
             h2 { "Compound" }
             form method="post" action="/intercom/compound" {
@@ -202,7 +213,7 @@ fn node_actions(caller: &PageCaller, level: &str, id: u64, name: &str) -> Markup
     }
 }
 
-async fn render(
+pub(super) async fn render(
     app: &Arc<App>,
     caller: &PageCaller,
     title: &str,
@@ -411,53 +422,219 @@ async fn rooms_page(
     State(app): State<Arc<App>>,
     caller: PageCaller,
     Query(q): Query<RoomQuery>,
+    Query(d): Query<Fields>,
 ) -> Response {
+    let body = rooms_body(&app, &caller, q, None).await;
+    render(&app, &caller, "Rooms", body, notice(f(&d, "done")), None).await
+}
+
+/// The room list with each room's unlock password form and sending status (manual 3.3);
+/// `typed` is the room whose password form is shown again with what was typed.
+async fn rooms_body(
+    app: &Arc<App>,
+    caller: &PageCaller,
+    q: RoomQuery,
+    typed: Option<(u64, &Fields)>,
+) -> Result<Markup, Error> {
     let query = q.clone();
-    let page = blocking(&app, move |app| organization::rooms(app, &query)).await;
-    let body = page.map(|p| {
-        let pages = p.total.div_ceil(p.per_page).max(1);
-        let link = |n: usize| {
-            format!(
-                "/intercom/rooms?page={n}{}{}{}",
-                q.building.map(|b| format!("&building={b}")).unwrap_or_default(),
-                q.unit.map(|u| format!("&unit={u}")).unwrap_or_default(),
-                q.q.as_deref().map(|t| format!("&q={}", query_escape(t))).unwrap_or_default()
-            )
-        };
-        html! {
-            p.crumbs { a href="/intercom" { "← Building management" } }
-            form.search method="get" action="/intercom/rooms" {
-                @if let Some(b) = q.building { input type="hidden" name="building" value=(b); }
-                @if let Some(u) = q.unit { input type="hidden" name="unit" value=(u); }
-                label { "Search (code, number or name)" input name="q" value=(q.q.clone().unwrap_or_default()); }
-                button type="submit" { "Search" }
-            }
-            p.hint { (p.total) " rooms" }
-            table #rooms {
-                thead { tr { th { "Organization" } th { "Room No." } th { "Room name" } th { "Remarks" } th { "Unlock password" } th {} } }
-                tbody {
-                    @for r in &p.items {
-                        tr #{ "room-" (r.id) } {
-                            td { code { (r.code) } }
-                            td { (r.number) }
-                            td { (r.name) }
-                            td { (r.remarks) }
-                            td { @if r.password_set { "set" } @else { "—" } }
-                            td { (node_actions(&caller, "room", r.id, &r.name)) }
+    let (p, statuses) = blocking(app, move |app| {
+        let p = organization::rooms(app, &query)?;
+        let mut statuses = HashMap::new();
+        for r in &p.items {
+            statuses.insert(r.id, room_passwords::status(app, r.id)?);
+        }
+        Ok((p, statuses))
+    })
+    .await?;
+    let pages = p.total.div_ceil(p.per_page).max(1);
+    let link = |n: usize| {
+        format!(
+            "/intercom/rooms?page={n}{}{}{}",
+            q.building
+                .map(|b| format!("&building={b}"))
+                .unwrap_or_default(),
+            q.unit.map(|u| format!("&unit={u}")).unwrap_or_default(),
+            q.q.as_deref()
+                .map(|t| format!("&q={}", query_escape(t)))
+                .unwrap_or_default()
+        )
+    };
+    let kept = |room: u64, k: &str| match typed {
+        Some((id, m)) if id == room => f(m, k).to_owned(),
+        _ => String::new(),
+    };
+    Ok(html! {
+        p.crumbs { a href="/intercom" { "← Building management" } }
+        form.search method="get" action="/intercom/rooms" {
+            @if let Some(b) = q.building { input type="hidden" name="building" value=(b); }
+            @if let Some(u) = q.unit { input type="hidden" name="unit" value=(u); }
+            label { "Search (code, number or name)" input name="q" value=(q.q.clone().unwrap_or_default()); }
+            button type="submit" { "Search" }
+        }
+        p.hint { (p.total) " rooms. Unlock passwords (manual 3.3) have 6 to 8 digits; they are sent to the unit's door stations and the room's indoor monitors." }
+        form #batch-send method="post" action="/intercom/rooms/send" {
+            (csrf_input(caller))
+            button #batch-send-submit type="submit" { "Batch send selected rooms" }
+        }
+        div.scroll {
+        table #rooms {
+            thead { tr { th { "Send" } th { "Organization" } th { "Room No." } th { "Room name" } th { "Remarks" } th { "Unlock password" } th { "Sending status" } th {} } }
+            tbody {
+                @for r in &p.items {
+                    tr #{ "room-" (r.id) } {
+                        td { input type="checkbox" name="room" value=(r.id) form="batch-send" aria-label={ "Select " (r.code) }; }
+                        td { code { (r.code) } }
+                        td { (r.number) }
+                        td { (r.name) }
+                        td { (r.remarks) }
+                        td {
+                            span #{ "password-state-" (r.id) } { @if r.password_set { "set" } @else { "—" } }
+                            details.inline-actions {
+                                summary { "Password" }
+                                form #{ "room-password-" (r.id) } method="post" action={ "/intercom/rooms/" (r.id) "/password" } {
+                                    (csrf_input(caller))
+                                    label { "New password" input type="password" name="password" inputmode="numeric" maxlength="8" autocomplete="new-password" value=(kept(r.id, "password")); }
+                                    label { "Confirm password" input type="password" name="confirm" inputmode="numeric" maxlength="8" autocomplete="new-password" value=(kept(r.id, "confirm")); }
+                                    button.small type="submit" { "Save" }
+                                }
+                                @if r.password_set {
+                                    form method="post" action={ "/intercom/rooms/" (r.id) "/password/clear" } {
+                                        (csrf_input(caller))
+                                        button.small.danger type="submit" { "Clear" }
+                                    }
+                                    form method="post" action={ "/intercom/rooms/" (r.id) "/send" } {
+                                        (csrf_input(caller))
+                                        button.small type="submit" { "Send" }
+                                    }
+                                }
+                            }
                         }
+                        td #{ "send-status-" (r.id) } {
+                            @let list = statuses.get(&r.id).map(Vec::as_slice).unwrap_or(&[]);
+                            @if list.is_empty() { span.hint { "no device" } }
+                            ul.send-status {
+                                @for st in list {
+                                    li { (st.device_name) " (" (st.number) "): " strong { (st.state) }
+                                        @if let Some(why) = &st.reason { " — " (why) } }
+                                }
+                            }
+                        }
+                        td { (node_actions(caller, "room", r.id, &r.name)) }
                     }
                 }
             }
-            @if pages > 1 {
-                p.pager {
-                    @if p.page > 1 { a href=(link(p.page - 1)) { "← Previous" } }
-                    span { "Page " (p.page) " of " (pages) }
-                    @if p.page < pages { a href=(link(p.page + 1)) { "Next →" } }
-                }
+        }
+        }
+        @if pages > 1 {
+            p.pager {
+                @if p.page > 1 { a href=(link(p.page - 1)) { "← Previous" } }
+                span { "Page " (p.page) " of " (pages) }
+                @if p.page < pages { a href=(link(p.page + 1)) { "Next →" } }
             }
         }
-    });
-    render(&app, &caller, "Rooms", body, None, None).await
+    })
+}
+
+/// Runs a password change posted from the rooms page; on error shows the list again with it.
+async fn room_change(
+    app: Arc<App>,
+    caller: PageCaller,
+    form: Vec<(String, String)>,
+    room: Option<u64>,
+    done: &str,
+    change: impl FnOnce(&App, &crate::accounts::Actor, &[(String, String)]) -> Result<usize, Error>
+        + Send
+        + 'static,
+) -> Response {
+    let fields: Fields = form.iter().cloned().collect();
+    if !csrf_valid(&caller, f(&fields, "csrf")) {
+        return Frame::load(&app, Some(&caller)).await.csrf_refused();
+    }
+    let actor = caller.actor.clone();
+    match blocking(&app, move |app| change(app, &actor, &form)).await {
+        Ok(_) => see_other(&format!("/intercom/rooms?done={done}")),
+        Err(e) => {
+            let body = rooms_body(
+                &app,
+                &caller,
+                RoomQuery::default(),
+                room.map(|r| (r, &fields)),
+            )
+            .await;
+            render(&app, &caller, "Rooms", body, None, Some(&e)).await
+        }
+    }
+}
+
+fn pick<'a>(form: &'a [(String, String)], k: &str) -> &'a str {
+    form.iter()
+        .find(|(n, _)| n == k)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+async fn set_room_password(
+    _: SetUp,
+    State(app): State<Arc<App>>,
+    caller: PageCaller,
+    Path(id): Path<u64>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    room_change(
+        app,
+        caller,
+        form,
+        Some(id),
+        "password",
+        move |app, actor, m| {
+            room_passwords::set(app, actor, id, pick(m, "password"), pick(m, "confirm"))
+        },
+    )
+    .await
+}
+
+async fn clear_room_password(
+    _: SetUp,
+    State(app): State<Arc<App>>,
+    caller: PageCaller,
+    Path(id): Path<u64>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    room_change(app, caller, form, None, "cleared", move |app, actor, _| {
+        room_passwords::clear(app, actor, id)
+    })
+    .await
+}
+
+async fn send_room(
+    _: SetUp,
+    State(app): State<Arc<App>>,
+    caller: PageCaller,
+    Path(id): Path<u64>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    room_change(app, caller, form, None, "sent", move |app, actor, _| {
+        room_passwords::send(app, actor, &[id])
+    })
+    .await
+}
+
+async fn send_rooms(
+    _: SetUp,
+    State(app): State<Arc<App>>,
+    caller: PageCaller,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    room_change(app, caller, form, None, "sent", |app, actor, m| {
+        let mut rooms = Vec::new();
+        for (k, v) in m.iter().filter(|(k, _)| k == "room") {
+            rooms.push(v.parse().map_err(|_| {
+                Error::invalid("form_number", "room", format!("{k} must be a whole number"))
+            })?);
+        }
+        room_passwords::send(app, actor, &rooms)
+    })
+    .await
 }
 
 async fn devices_body(

@@ -8,6 +8,9 @@ mod account_pages;
 mod collection_pages;
 mod company_pages;
 mod home;
+mod intercom_dial;
+mod intercom_groups;
+mod intercom_notices;
 mod intercom_pages;
 mod persons;
 mod persons_batch;
@@ -48,6 +51,9 @@ pub fn router() -> Router<Arc<App>> {
         .merge(persons_batch::router())
         .merge(persons_transfer::router())
         .merge(intercom_pages::router())
+        .merge(intercom_dial::router())
+        .merge(intercom_groups::router())
+        .merge(intercom_notices::router())
 }
 
 async fn style() -> Response {
