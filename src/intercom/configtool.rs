@@ -9,8 +9,9 @@
 //! of its device number); each new SIP password is shown once, in the import's answer. Import is
 //! all-or-nothing: every row is checked first — alone ([`parse_rows`], pure), against the other
 //! rows (names, registration numbers) and against the store — and every bad row is reported with
-//! its number, column and reason; only a clean file is written, in one transaction with one audit
-//! entry. Reading and writing the files is `crate::persons::transfer`'s. Owns no table.
+//! its number, column and reason; only a clean file is written, in one transaction (audited as
+//! `device.import`, and each registration as `registration.create` by the registration rules).
+//! Reading and writing the files is `crate::persons::transfer`'s. Owns no table.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
