@@ -89,7 +89,7 @@ pub struct DeviceInput {
     pub number: Option<String>,
 }
 
-fn seal_context(id: u64) -> String {
+pub(crate) fn seal_context(id: u64) -> String {
     format!("device:{id}")
 }
 

@@ -8,6 +8,7 @@
 //! HTTP or SIP.
 
 pub mod call_groups;
+pub mod configtool;
 pub mod device_transfer;
 pub mod devices;
 pub mod notices;

@@ -138,8 +138,22 @@ fn file_error(reason: impl Into<String>) -> RowError {
 
 // ---------- reading ----------
 
-/// The cells of the file, as text: `(spreadsheet row, cells)` in row order, header included.
+/// The cells of the person file, as text.
 fn read_table(bytes: &[u8], format: Format) -> Result<Vec<(usize, Vec<String>)>, RowError> {
+    read_cells(bytes, format, &COLUMNS, MAX_ROWS)
+}
+
+/// The cells of a CSV or XLSX file (first sheet) with the header `columns`, as text:
+/// `(spreadsheet row, cells)` in row order, header included, cells past `columns` dropped. CSV:
+/// UTF-8 with or without byte-order mark, `,` or `;` between cells, the `'` formula escape undone.
+/// XLSX: unpacked size bounded (zip bombs). At most [`MAX_BYTES`] and `max_rows` rows below the
+/// header. Shared by every spreadsheet import (persons, ConfigTool devices); never panics.
+pub fn read_cells(
+    bytes: &[u8],
+    format: Format,
+    columns: &[&str],
+    max_rows: usize,
+) -> Result<Vec<(usize, Vec<String>)>, RowError> {
     if bytes.len() > MAX_BYTES {
         return Err(file_error(format!(
             "the file has {} bytes; at most {MAX_BYTES} are accepted",
@@ -147,16 +161,22 @@ fn read_table(bytes: &[u8], format: Format) -> Result<Vec<(usize, Vec<String>)>,
         )));
     }
     match format {
-        Format::Csv => read_csv(bytes),
-        Format::Xlsx => read_xlsx(bytes),
+        Format::Csv => read_csv(bytes, columns, max_rows),
+        Format::Xlsx => read_xlsx(bytes, columns.len(), max_rows),
     }
 }
 
-fn too_many_rows() -> RowError {
-    file_error(format!("the file has more than {MAX_ROWS} person rows"))
+fn too_many_rows(max_rows: usize) -> RowError {
+    file_error(format!(
+        "the file has more than {max_rows} rows below the header"
+    ))
 }
 
-fn read_csv(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>, RowError> {
+fn read_csv(
+    bytes: &[u8],
+    columns: &[&str],
+    max_rows: usize,
+) -> Result<Vec<(usize, Vec<String>)>, RowError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     // Spreadsheets set to a European locale save with ';' between cells.
     let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
@@ -186,14 +206,14 @@ fn read_csv(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>, RowError> {
             }
         }
         line += 1;
-        if line > MAX_ROWS + 1 {
-            return Err(too_many_rows());
+        if line > max_rows + 1 {
+            return Err(too_many_rows(max_rows));
         }
-        let mut cells = Vec::with_capacity(COLUMNS.len());
-        for field in rec.iter().take(COLUMNS.len()) {
+        let mut cells = Vec::with_capacity(columns.len());
+        for field in rec.iter().take(columns.len()) {
             let text = std::str::from_utf8(field).map_err(|_| RowError {
                 row: line,
-                column: COLUMNS.get(cells.len()).copied().unwrap_or("file").into(),
+                column: columns.get(cells.len()).copied().unwrap_or("file").into(),
                 reason: "the text is not UTF-8; save the file as \"CSV UTF-8\"".into(),
             })?;
             cells.push(csv_unescape(text).to_owned());
@@ -250,7 +270,11 @@ fn check_unpacked_size(bytes: &[u8]) -> Result<(), RowError> {
     Ok(())
 }
 
-fn read_xlsx(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>, RowError> {
+fn read_xlsx(
+    bytes: &[u8],
+    columns: usize,
+    max_rows: usize,
+) -> Result<Vec<(usize, Vec<String>)>, RowError> {
     use calamine::{DataRef, Reader};
     check_unpacked_size(bytes)?;
     let not_xlsx = |e: &dyn std::fmt::Display| file_error(format!("not an XLSX workbook: {e}"));
@@ -268,7 +292,7 @@ fn read_xlsx(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>, RowError> {
     while let Some(cell) = cells.next_cell().map_err(|e| not_xlsx(&e))? {
         let (r, c) = cell.get_position();
         let (r, c) = (r as usize, c as usize);
-        if c >= COLUMNS.len() {
+        if c >= columns {
             continue;
         }
         let text = match cell.get_value() {
@@ -286,8 +310,8 @@ fn read_xlsx(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>, RowError> {
             DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.clone(),
             DataRef::Error(e) => format!("#{e:?}"),
         };
-        if r > MAX_ROWS {
-            return Err(too_many_rows());
+        if r > max_rows {
+            return Err(too_many_rows(max_rows));
         }
         if rows.len() <= r {
             rows.resize_with(r + 1, Vec::new);
@@ -577,7 +601,7 @@ fn check_rows(
             valid_to,
         });
         if rows.len() > MAX_ROWS {
-            return Err(vec![too_many_rows()]);
+            return Err(vec![too_many_rows(MAX_ROWS)]);
         }
     }
     if rows.is_empty() && errors.is_empty() {
@@ -830,17 +854,38 @@ fn record(p: &Person, tree: &departments::Tree, base: Base) -> Vec<String> {
 }
 
 fn write_file(format: Format, records: &[Vec<String>]) -> Result<Vec<u8>> {
+    let widths: Vec<f64> = (0..COLUMNS.len())
+        .map(|c| match c {
+            NAME | DEPT | CARDS => 28.0,
+            FROM | TO => 20.0,
+            _ => 14.0,
+        })
+        .collect();
+    write_cells(format, "Persons", &COLUMNS, &widths, records)
+}
+
+/// A CSV (UTF-8 with byte-order mark, formula-like cells escaped with `'`) or XLSX file (one sheet
+/// named `sheet`, every cell text, header bold and frozen, column `c` `widths[c]` wide) of the
+/// header `columns` and `records`; what [`read_cells`] reads back. Shared by every spreadsheet
+/// export and template.
+pub fn write_cells(
+    format: Format,
+    sheet: &str,
+    columns: &[&str],
+    widths: &[f64],
+    records: &[Vec<String>],
+) -> Result<Vec<u8>> {
     match format {
-        Format::Csv => write_csv(records),
-        Format::Xlsx => write_xlsx(records),
+        Format::Csv => write_csv(columns, records),
+        Format::Xlsx => write_xlsx(sheet, columns, widths, records),
     }
 }
 
-fn write_csv(records: &[Vec<String>]) -> Result<Vec<u8>> {
+fn write_csv(columns: &[&str], records: &[Vec<String>]) -> Result<Vec<u8>> {
     let internal = |e: csv::Error| Error::Internal(format!("csv: {e}"));
     // The byte-order mark makes spreadsheets read the file as UTF-8.
     let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    w.write_record(COLUMNS).map_err(internal)?;
+    w.write_record(columns).map_err(internal)?;
     for r in records {
         w.write_record(r.iter().map(|c| csv_escape(c).into_owned()))
             .map_err(internal)?;
@@ -849,23 +894,24 @@ fn write_csv(records: &[Vec<String>]) -> Result<Vec<u8>> {
         .map_err(|e| Error::Internal(format!("csv: {e}")))
 }
 
-fn write_xlsx(records: &[Vec<String>]) -> Result<Vec<u8>> {
+fn write_xlsx(
+    sheet: &str,
+    columns: &[&str],
+    widths: &[f64],
+    records: &[Vec<String>],
+) -> Result<Vec<u8>> {
     use rust_xlsxwriter::{Format as Style, Workbook};
     let internal = |e: rust_xlsxwriter::XlsxError| Error::Internal(format!("xlsx: {e}"));
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet();
-    ws.set_name("Persons").map_err(internal)?;
+    ws.set_name(sheet).map_err(internal)?;
     // Text cells, so a spreadsheet keeps IDs, card numbers and passwords as typed (leading zeros).
     let text = Style::new().set_num_format("@");
     let bold = Style::new().set_bold().set_num_format("@");
-    for (c, name) in COLUMNS.iter().enumerate() {
-        let c = c as u16;
+    for (i, name) in columns.iter().enumerate() {
+        let c = i as u16;
         ws.set_column_format(c, &text).map_err(internal)?;
-        let width = match c as usize {
-            NAME | DEPT | CARDS => 28.0,
-            FROM | TO => 20.0,
-            _ => 14.0,
-        };
+        let width = widths.get(i).copied().unwrap_or(14.0);
         ws.set_column_width(c, width).map_err(internal)?;
         ws.write_string_with_format(0, c, *name, &bold)
             .map_err(internal)?;

@@ -2,20 +2,29 @@
 //! and their SIP passwords (shown once, on creation or regeneration) — and of room unlock passwords
 //! (manual 3.3) under `/api/v1/organization/rooms/…/password`, `…/send` and `…/send-status`. Thin
 //! handlers over `crate::intercom::registrations` and `crate::intercom::room_passwords`; changes
-//! are for administrators (the domain checks it), reads for all.
+//! are for administrators (the domain checks it), reads for all. Also the device list's JSON
+//! export/import and the ConfigTool spreadsheet template and import (`crate::intercom::configtool`).
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::{UtoipaMethodRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::app::App;
+use crate::intercom::configtool::{self, ImportOutcome};
 use crate::intercom::device_transfer::{self, DeviceFile, Imported};
 use crate::intercom::registrations::{self, NewRegistration, RegistrationView, WithSipPassword};
 use crate::intercom::room_passwords::{self, SendStatusView};
+use crate::persons::transfer::MAX_BYTES;
+use crate::web::api::transfer::{download, import_body, rejected, FormatQuery, ImportRejected};
 use crate::web::auth::{ApiJson, Caller};
 use crate::web::blocking;
 use crate::web::error::{ApiError, ErrorBody};
@@ -214,4 +223,47 @@ pub async fn import_devices(
         })
         .await?,
     ))
+}
+
+/// The ConfigTool template (manual 3.2, "Create ConfigTool Template"): the header row and one
+/// example device, as CSV or XLSX.
+#[utoipa::path(get, path = "/api/v1/devices/configtool-template", tag = "intercom", params(FormatQuery), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "CSV or XLSX file", content_type = "application/octet-stream"), (status = 401, body = ErrorBody)))]
+pub async fn configtool_template(
+    State(app): AppState,
+    _c: Caller,
+    Query(q): Query<FormatQuery>,
+) -> ApiResult<Response> {
+    let format = q.format;
+    let bytes = blocking(&app, move |_| configtool::template(format)).await?;
+    Ok(download(format, "configtool-template", bytes))
+}
+
+/// Imports devices (and their registration numbers) from a filled ConfigTool template, all or
+/// nothing; the answer shows each new SIP password once.
+#[utoipa::path(post, path = "/api/v1/devices/configtool-import", tag = "intercom", params(FormatQuery), security(("bearer" = []), ("cookie" = [])),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The CSV or XLSX file (at most 32 MiB)"),
+    responses((status = 200, body = Imported), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody),
+    (status = 422, description = "Rows with errors; nothing was imported", body = ImportRejected)))]
+pub async fn configtool_import(
+    State(app): AppState,
+    c: Caller,
+    Query(q): Query<FormatQuery>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body = import_body(body)?;
+    let format = q.format;
+    let outcome = blocking(&app, move |app| {
+        configtool::import(app, &c.actor, &body, format)
+    })
+    .await?;
+    Ok(match outcome {
+        ImportOutcome::Imported(done) => Json(done).into_response(),
+        ImportOutcome::Rejected(rows) => rejected(rows),
+    })
+}
+
+/// The ConfigTool import route with its own body limit (that of the person import).
+pub fn configtool_import_route() -> UtoipaMethodRouter<Arc<App>> {
+    routes!(configtool_import).layer(DefaultBodyLimit::max(MAX_BYTES))
 }

@@ -162,6 +162,8 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(dial::send_status))
         .routes(routes!(dial::export_devices))
         .routes(routes!(dial::import_devices))
+        .routes(routes!(dial::configtool_template))
+        .routes(dial::configtool_import_route())
         .merge(collection::router())
         .routes(routes!(transfer::person_template))
         .routes(routes!(transfer::export_persons))

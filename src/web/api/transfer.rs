@@ -29,7 +29,7 @@ type ApiResult<T> = Result<T, ApiError>;
 pub struct FormatQuery {
     /// `csv` or `xlsx`.
     #[param(inline)]
-    format: Format,
+    pub(crate) format: Format,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -52,7 +52,7 @@ pub struct ImportRejected {
     rows: Vec<RowError>,
 }
 
-fn download(format: Format, name: &str, bytes: Vec<u8>) -> Response {
+pub(crate) fn download(format: Format, name: &str, bytes: Vec<u8>) -> Response {
     (
         [
             (header::CONTENT_TYPE, format.mime().to_owned()),
@@ -119,29 +119,37 @@ pub async fn import_persons(
     Query(q): Query<FormatQuery>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let body = body.map_err(|rej| match rej.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError(Error::TooLarge(format!(
-            "an import file has at most {} MiB",
-            transfer::MAX_BYTES >> 20
-        ))),
-        _ => bad_body(rej.body_text()),
-    })?;
+    let body = import_body(body)?;
     let outcome = blocking(&app, move |app| {
         transfer::import(app, &caller.actor, &body, q.format)
     })
     .await?;
     Ok(match outcome {
         ImportOutcome::Imported(report) => Json(report).into_response(),
-        ImportOutcome::Rejected(rows) => {
-            let bad: std::collections::HashSet<usize> = rows.iter().map(|r| r.row).collect();
-            let body = ImportRejected {
-                error: "import_rejected".into(),
-                message: format!("{} rows have errors; nothing was imported", bad.len()),
-                field: None,
-                rows,
-            };
-            (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
-        }
+        ImportOutcome::Rejected(rows) => rejected(rows),
+    })
+}
+
+/// The 422 `import_rejected` answer listing every bad row of a refused spreadsheet import.
+pub(crate) fn rejected(rows: Vec<RowError>) -> Response {
+    let bad: std::collections::HashSet<usize> = rows.iter().map(|r| r.row).collect();
+    let body = ImportRejected {
+        error: "import_rejected".into(),
+        message: format!("{} rows have errors; nothing was imported", bad.len()),
+        field: None,
+        rows,
+    };
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+}
+
+/// The body of a spreadsheet import, or the answer to one too large or unreadable.
+pub(crate) fn import_body(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
+    body.map_err(|rej| match rej.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError(Error::TooLarge(format!(
+            "an import file has at most {} MiB",
+            transfer::MAX_BYTES >> 20
+        ))),
+        _ => bad_body(rej.body_text()),
     })
 }
 
