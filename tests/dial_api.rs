@@ -514,19 +514,30 @@ async fn export_then_import_into_another_gatehouse() {
     let b = Server::start(&[]);
     setup(&b).await;
     let tb = admin_token(&b).await;
-    // without the organization, nothing is imported
+    // a file whose organization does not fit a Gatehouse that has one: nothing is imported
+    let c = Server::start(&[]);
+    setup(&c).await;
+    let tc = admin_token(&c).await;
+    call(
+        &c,
+        &tc,
+        M::POST,
+        "/api/v1/organization/buildings",
+        Some(json!({"number": "7"})),
+    )
+    .await;
     let (st, v) = call(
-        &b,
-        &tb,
+        &c,
+        &tc,
         M::POST,
         "/api/v1/devices/import",
         Some(file.clone()),
     )
     .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
-    let (_, devs) = call(&b, &tb, M::GET, "/api/v1/devices", None).await;
+    let (_, devs) = call(&c, &tc, M::GET, "/api/v1/devices", None).await;
     assert_eq!(devs, json!([]));
-    organization(&b, &tb).await;
+    // an empty Gatehouse takes the organization with the devices
     let (st, v) = call(&b, &tb, M::POST, "/api/v1/devices/import", Some(file)).await;
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v["devices"], 4);
@@ -564,6 +575,13 @@ async fn export_then_import_into_another_gatehouse() {
     assert_eq!(strip(la), strip(lb));
     let (_, da) = call(&a, &ta, M::GET, "/api/v1/devices", None).await;
     let (_, db) = call(&b, &tb, M::GET, "/api/v1/devices", None).await;
+    let (_, oa) = call(&a, &ta, M::GET, "/api/v1/organization", None).await;
+    let (_, ob) = call(&b, &tb, M::GET, "/api/v1/organization", None).await;
+    assert_eq!(oa["rooms"], ob["rooms"]);
+    assert_eq!(
+        oa["buildings"].to_string().len(),
+        ob["buildings"].to_string().len()
+    );
     let names = |d: Value| {
         let mut v: Vec<String> = d
             .as_array()

@@ -2,8 +2,10 @@
 //! SmartPSS Lite"): a JSON file another Gatehouse imports without loss. The file carries no clear
 //! secret and no sealed one (the sealing key is per box): device management passwords are left out
 //! and must be typed again, and every imported registration gets a fresh SIP password, reported
-//! once in the import's answer. Rooms, units and buildings are referred to by their numbers, so the
-//! importing Gatehouse needs the same organization (manual 3.1) first. An import is all-or-nothing:
+//! once in the import's answer. The file also carries the organization (compound, buildings, units,
+//! rooms without their unlock passwords): an importing Gatehouse without an organization gets it
+//! first; one that has an organization must hold the rooms, units and buildings the registrations
+//! name (by their numbers). An import is all-or-nothing:
 //! one write transaction. Owns no table (writes `DEVICES` and `REGISTRATIONS` through their rules).
 
 use serde::{Deserialize, Serialize};
@@ -29,6 +31,37 @@ pub struct DeviceFile {
     pub format: String,
     pub version: u32,
     pub devices: Vec<ExportedDevice>,
+    /// The organization the registrations refer to; created on import into an empty Gatehouse.
+    #[serde(default)]
+    pub organization: Option<ExportedOrganization>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, ToSchema)]
+pub struct ExportedOrganization {
+    pub name: String,
+    pub with_units: bool,
+    pub buildings: Vec<ExportedNode>,
+    pub units: Vec<ExportedNode>,
+    pub rooms: Vec<ExportedRoom>,
+}
+
+/// A building (`parent` empty) or a unit (`parent` = its building number).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, ToSchema)]
+pub struct ExportedNode {
+    #[serde(default)]
+    pub parent: String,
+    pub number: String,
+    pub name: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, ToSchema)]
+pub struct ExportedRoom {
+    pub building: String,
+    #[serde(default)]
+    pub unit: Option<String>,
+    pub number: String,
+    pub name: String,
+    pub remarks: String,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, ToSchema)]
@@ -132,10 +165,52 @@ pub fn export(app: &App) -> Result<DeviceFile> {
             }),
         })
         .collect();
+    let organization = ExportedOrganization {
+        name: org.compound.name.clone(),
+        with_units: org.compound.with_units,
+        buildings: org
+            .buildings
+            .values()
+            .map(|b| ExportedNode {
+                parent: String::new(),
+                number: b.number.clone(),
+                name: b.name.clone(),
+            })
+            .collect(),
+        units: org
+            .units
+            .values()
+            .filter_map(|u| {
+                let b = org.buildings.get(&u.building)?;
+                Some(ExportedNode {
+                    parent: b.number.clone(),
+                    number: u.number.clone(),
+                    name: u.name.clone(),
+                })
+            })
+            .collect(),
+        rooms: org
+            .rooms
+            .values()
+            .filter_map(|r| {
+                Some(ExportedRoom {
+                    building: org.buildings.get(&r.building)?.number.clone(),
+                    unit: r
+                        .unit
+                        .and_then(|u| org.units.get(&u))
+                        .map(|u| u.number.clone()),
+                    number: r.number.clone(),
+                    name: r.name.clone(),
+                    remarks: r.remarks.clone(),
+                })
+            })
+            .collect(),
+    };
     Ok(DeviceFile {
         format: FORMAT.into(),
         version: 1,
         devices: out,
+        organization: Some(organization),
     })
 }
 
@@ -161,6 +236,124 @@ pub fn parse(bytes: &[u8]) -> Result<DeviceFile> {
     Ok(f)
 }
 
+/// Writes the file's organization into an empty store (inside the import's transaction).
+fn create_organization(txn: &redb::WriteTransaction, o: &ExportedOrganization) -> Result<()> {
+    use super::organization::{Building, Compound, Room, Unit};
+    use crate::store::{BUILDINGS, ROOMS, SETTINGS, UNITS};
+    let bad = |m: String| Error::invalid("device_file_organization", "file", m);
+    if o.rooms.len() > super::organization::MAX_ROOMS {
+        return Err(bad("too many rooms in the file".into()));
+    }
+    let mut settings = txn.open_table(SETTINGS).map_err(StoreError::from)?;
+    let name = if o.name.trim().is_empty() {
+        "Compound".to_owned()
+    } else {
+        o.name.trim().chars().take(64).collect()
+    };
+    crate::store::put(
+        &mut settings,
+        "compound",
+        &Compound {
+            name,
+            with_units: o.with_units,
+        },
+    )?;
+    drop(settings);
+    let digits = |n: &str| !n.is_empty() && n.len() <= 6 && n.bytes().all(|b| b.is_ascii_digit());
+    let mut bt = txn.open_table(BUILDINGS).map_err(StoreError::from)?;
+    let mut buildings = Vec::new();
+    for (i, b) in o.buildings.iter().enumerate() {
+        if !digits(&b.number)
+            || buildings
+                .iter()
+                .any(|(n, _): &(String, u64)| same(n, &b.number))
+        {
+            return Err(bad(format!(
+                "building \"{}\" is not a valid, unique building number",
+                b.number
+            )));
+        }
+        let id = i as u64 + 1;
+        let v = Building {
+            id,
+            number: b.number.clone(),
+            name: b.name.chars().take(64).collect(),
+        };
+        bt.insert(id, codec::encode(&v)?.as_slice())
+            .map_err(StoreError::from)?;
+        buildings.push((b.number.clone(), id));
+    }
+    let building = |n: &str| {
+        buildings
+            .iter()
+            .find(|(x, _)| same(x, n))
+            .map(|(_, id)| *id)
+    };
+    let mut ut = txn.open_table(UNITS).map_err(StoreError::from)?;
+    let mut units: Vec<(u64, String, u64)> = Vec::new();
+    for (i, u) in o.units.iter().enumerate() {
+        let b = building(&u.parent)
+            .ok_or_else(|| bad(format!("unit {} names no building of the file", u.number)))?;
+        if !digits(&u.number)
+            || units
+                .iter()
+                .any(|(pb, n, _)| *pb == b && same(n, &u.number))
+        {
+            return Err(bad(format!(
+                "unit \"{}\" is not a valid, unique unit number",
+                u.number
+            )));
+        }
+        let id = i as u64 + 1;
+        let v = Unit {
+            id,
+            building: b,
+            number: u.number.clone(),
+            name: u.name.chars().take(64).collect(),
+        };
+        ut.insert(id, codec::encode(&v)?.as_slice())
+            .map_err(StoreError::from)?;
+        units.push((b, u.number.clone(), id));
+    }
+    let mut rt = txn.open_table(ROOMS).map_err(StoreError::from)?;
+    let mut seen = std::collections::HashSet::new();
+    for (i, r) in o.rooms.iter().enumerate() {
+        let b = building(&r.building)
+            .ok_or_else(|| bad(format!("room {} names no building of the file", r.number)))?;
+        let unit = match &r.unit {
+            Some(un) => Some(
+                units
+                    .iter()
+                    .find(|(pb, n, _)| *pb == b && same(n, un))
+                    .map(|(_, _, id)| *id)
+                    .ok_or_else(|| bad(format!("room {} names no unit of the file", r.number)))?,
+            ),
+            None => None,
+        };
+        if o.with_units != unit.is_some()
+            || !digits(&r.number)
+            || !seen.insert((b, unit, r.number.trim_start_matches('0').to_owned()))
+        {
+            return Err(bad(format!(
+                "room \"{}\" is not a valid, unique room of its place",
+                r.number
+            )));
+        }
+        let v = Room {
+            id: i as u64 + 1,
+            building: b,
+            unit,
+            number: r.number.clone(),
+            name: r.name.chars().take(64).collect(),
+            remarks: r.remarks.chars().take(64).collect(),
+            password: None,
+        };
+        rt.insert(v.id, codec::encode(&v)?.as_slice())
+            .map_err(StoreError::from)?;
+    }
+    Ok(())
+}
+
 fn same(a: &str, b: &str) -> bool {
     a.trim_start_matches('0') == b.trim_start_matches('0')
 }
@@ -171,6 +364,12 @@ pub fn import(app: &App, actor: &Actor, file: &DeviceFile) -> Result<Imported> {
     actor.require_admin()?;
     app.store.write(|txn| {
         let mut ctx = Context::read(txn)?;
+        if let Some(o) = &file.organization {
+            if ctx.org.buildings.is_empty() && !o.buildings.is_empty() {
+                create_organization(txn, o)?;
+                ctx = Context::read(txn)?;
+            }
+        }
         let mut made = Vec::new();
         for (i, e) in file.devices.iter().enumerate() {
             let at = |m: String| {
