@@ -250,8 +250,40 @@ async fn org_page(
     .await
 }
 
-/// Runs a change posted from the organization page; on error shows the page again with it.
-async fn org_change(
+/// Which page a posted change comes from: where it goes back to, and what it shows on a refusal.
+#[derive(Clone, Copy)]
+enum Origin {
+    Organization,
+    Devices,
+}
+
+impl Origin {
+    fn path(self) -> &'static str {
+        match self {
+            Origin::Organization => "/intercom",
+            Origin::Devices => "/intercom/devices",
+        }
+    }
+
+    async fn refused(
+        self,
+        app: &Arc<App>,
+        caller: &PageCaller,
+        form: &Fields,
+        e: &Error,
+    ) -> Response {
+        let (title, body) = match self {
+            Origin::Organization => ("Building management", org_body(app, caller, form).await),
+            Origin::Devices => ("Devices", devices_body(app, caller, form).await),
+        };
+        render(app, caller, title, body, None, Some(e)).await
+    }
+}
+
+/// Runs a change posted from `origin`: checks the CSRF token, runs `change`, then goes back with
+/// a notice, or shows the page again with the refusal and the typed values.
+async fn posted_change(
+    origin: Origin,
     app: Arc<App>,
     caller: PageCaller,
     form: Fields,
@@ -264,12 +296,20 @@ async fn org_change(
     let actor = caller.actor.clone();
     let fields = form.clone();
     match blocking(&app, move |app| change(app, &actor, &fields)).await {
-        Ok(()) => see_other(&format!("/intercom?done={done}")),
-        Err(e) => {
-            let body = org_body(&app, &caller, &form).await;
-            render(&app, &caller, "Building management", body, None, Some(&e)).await
-        }
+        Ok(()) => see_other(&format!("{}?done={done}", origin.path())),
+        Err(e) => origin.refused(&app, &caller, &form, &e).await,
     }
+}
+
+/// A change posted from the organization page.
+async fn org_change(
+    app: Arc<App>,
+    caller: PageCaller,
+    form: Fields,
+    done: &str,
+    change: impl FnOnce(&App, &crate::accounts::Actor, &Fields) -> Result<(), Error> + Send + 'static,
+) -> Response {
+    posted_change(Origin::Organization, app, caller, form, done, change).await
 }
 
 async fn compound(
@@ -700,6 +740,7 @@ async fn devices_page(
     render(&app, &caller, "Devices", body, notice(f(&q, "done")), None).await
 }
 
+/// A change posted from the device page.
 async fn device_change(
     app: Arc<App>,
     caller: PageCaller,
@@ -707,18 +748,7 @@ async fn device_change(
     done: &str,
     change: impl FnOnce(&App, &crate::accounts::Actor, &Fields) -> Result<(), Error> + Send + 'static,
 ) -> Response {
-    if !csrf_valid(&caller, f(&form, "csrf")) {
-        return Frame::load(&app, Some(&caller)).await.csrf_refused();
-    }
-    let actor = caller.actor.clone();
-    let fields = form.clone();
-    match blocking(&app, move |app| change(app, &actor, &fields)).await {
-        Ok(()) => see_other(&format!("/intercom/devices?done={done}")),
-        Err(e) => {
-            let body = devices_body(&app, &caller, &form).await;
-            render(&app, &caller, "Devices", body, None, Some(&e)).await
-        }
-    }
+    posted_change(Origin::Devices, app, caller, form, done, change).await
 }
 
 async fn add_device(
