@@ -24,6 +24,8 @@ pub struct App {
     /// Card-issuing sessions of batch add and batch issue cards.
     pub card_sessions: crate::persons::batch::Sessions,
     pub started: Instant,
+    /// The running SIP service, for the page's status of registrations and calls.
+    pub sip: OnceLock<crate::sip::service::SipHandle>,
     secret: [u8; 32],
     dummy_hash: OnceLock<String>,
 }
@@ -67,6 +69,7 @@ impl App {
             sealer,
             card_sessions: Default::default(),
             started: Instant::now(),
+            sip: OnceLock::new(),
             secret,
             dummy_hash: OnceLock::new(),
         })

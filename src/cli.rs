@@ -81,16 +81,28 @@ fn run(config: Config) -> Result<(), BoxError> {
                 }
             });
         }
-        let sip = crate::sip::udp::bind(sip_addr)
+        let udp = tokio::net::UdpSocket::bind(sip_addr)
             .await
             .map_err(|e| format!("cannot listen for SIP on udp {sip_addr}: {e}"))?;
-        tracing::info!("SIP listening on udp://{}", sip.local_addr()?);
-        {
+        let udp_local = udp.local_addr()?;
+        tracing::info!("SIP listening on udp://{}", udp_local);
+        let sip_task = {
+            let mut secret = [0u8; 32];
+            secret.copy_from_slice(&app.secret()[..32]);
+            let mut cfg = crate::sip::core::CoreConfig::from_config(&app.config, secret, "gatehouse".into());
+            cfg.udp_addr = udp_local;
+            let core = crate::sip::service::start_core(&app, cfg).await?;
+            let (_inbound_tx, inbound) = tokio::sync::mpsc::channel(crate::sip::service::INBOUND_QUEUE);
+            let sockets = crate::sip::service::Sockets {
+                udp,
+                inbound,
+                connections: Default::default(),
+            };
             let mut rx = stop_rx.clone();
-            tokio::spawn(crate::sip::udp::serve(sip, async move {
+            tokio::spawn(crate::sip::service::run(app.clone(), core, sockets, async move {
                 let _ = rx.wait_for(|s| *s).await;
-            }));
-        }
+            }))
+        };
         let setup = if crate::accounts::setup_required(&app)? {
             " (first start: open it to create the administrator)"
         } else {
@@ -109,6 +121,8 @@ fn run(config: Config) -> Result<(), BoxError> {
             let _ = stop_tx.send(true);
         };
         crate::web::serve(app.clone(), listener, shutdown, Duration::from_millis(1500)).await?;
+        // The SIP service writes its pending bindings and records before it ends.
+        let _ = tokio::time::timeout(Duration::from_secs(2), sip_task).await;
         // Every in-flight write has finished or been cut with its request; the store closes with
         // the last reference to `app`.
         drop(app);

@@ -98,6 +98,35 @@ pub struct Opts {
     /// [default: /proc/net/arp]
     #[arg(long, env = "GATEHOUSE_ARP_TABLE", global = true)]
     pub arp_table: Option<PathBuf>,
+    /// How often a registered device that sends nothing is probed with OPTIONS; a device that
+    /// does not answer is shown offline. [default: 60s]
+    #[arg(long, env = "GATEHOUSE_SIP_KEEPALIVE_INTERVAL", global = true, value_parser = humantime::parse_duration)]
+    pub sip_keepalive_interval: Option<Duration>,
+    /// Failed SIP authentications from one source address before it is ignored. [default: 20]
+    #[arg(long, env = "GATEHOUSE_SIP_BAN_THRESHOLD", global = true)]
+    pub sip_ban_threshold: Option<u32>,
+    /// How long a source with too many failed SIP authentications is ignored. [default: 10m]
+    #[arg(long, env = "GATEHOUSE_SIP_BAN_DURATION", global = true, value_parser = humantime::parse_duration)]
+    pub sip_ban_duration: Option<Duration>,
+    /// Most SIP requests per second accepted from one source address; more are dropped.
+    /// [default: 200]
+    #[arg(long, env = "GATEHOUSE_SIP_RATE_LIMIT", global = true)]
+    pub sip_rate_limit: Option<u32>,
+    /// Most SIP TCP and TLS connections open at once. [default: 256]
+    #[arg(long, env = "GATEHOUSE_SIP_MAX_CONNECTIONS", global = true)]
+    pub sip_max_connections: Option<usize>,
+    /// Shortest registration a device may ask for (seconds); shorter gets 423. [default: 60]
+    #[arg(long, env = "GATEHOUSE_SIP_MIN_EXPIRES", global = true)]
+    pub sip_min_expires: Option<u32>,
+    /// Longest registration granted (seconds); longer is cut to this. [default: 3600]
+    #[arg(long, env = "GATEHOUSE_SIP_MAX_EXPIRES", global = true)]
+    pub sip_max_expires: Option<u32>,
+    /// The number devices dial to reach the management centre (manual 3.4). [default: 888888]
+    #[arg(long, env = "GATEHOUSE_MANAGEMENT_CENTRE_NUMBER", global = true)]
+    pub management_centre_number: Option<String>,
+    /// Most call records kept; the oldest are dropped first. [default: 100000]
+    #[arg(long, env = "GATEHOUSE_CALL_RECORD_RETENTION", global = true)]
+    pub call_record_retention: Option<u64>,
     /// Hidden: turns on the test-only routes (e.g. POST /api/v1/person-collection/test-push).
     /// For the test suite only; never set it on a real box. Not read from the config file.
     #[arg(long, env = "GATEHOUSE_TEST_HOOKS", global = true, hide = true,
@@ -124,6 +153,17 @@ struct FileConfig {
     audit_retention: Option<u64>,
     max_sessions: Option<usize>,
     arp_table: Option<PathBuf>,
+    #[serde(default, with = "opt_duration")]
+    sip_keepalive_interval: Option<Duration>,
+    sip_ban_threshold: Option<u32>,
+    #[serde(default, with = "opt_duration")]
+    sip_ban_duration: Option<Duration>,
+    sip_rate_limit: Option<u32>,
+    sip_max_connections: Option<usize>,
+    sip_min_expires: Option<u32>,
+    sip_max_expires: Option<u32>,
+    management_centre_number: Option<String>,
+    call_record_retention: Option<u64>,
 }
 
 mod opt_duration {
@@ -152,6 +192,15 @@ pub struct Config {
     pub audit_retention: u64,
     pub max_sessions: usize,
     pub arp_table: PathBuf,
+    pub sip_keepalive_interval: Duration,
+    pub sip_ban_threshold: u32,
+    pub sip_ban_duration: Duration,
+    pub sip_rate_limit: u32,
+    pub sip_max_connections: usize,
+    pub sip_min_expires: u32,
+    pub sip_max_expires: u32,
+    pub management_centre_number: String,
+    pub call_record_retention: u64,
     /// Test-only routes are served (command line or environment only; see `Opts::test_hooks`).
     pub test_hooks: bool,
 }
@@ -172,6 +221,15 @@ impl Default for Config {
             audit_retention: 100_000,
             max_sessions: 64,
             arp_table: PathBuf::from("/proc/net/arp"),
+            sip_keepalive_interval: Duration::from_secs(60),
+            sip_ban_threshold: 20,
+            sip_ban_duration: Duration::from_secs(10 * 60),
+            sip_rate_limit: 200,
+            sip_max_connections: 256,
+            sip_min_expires: 60,
+            sip_max_expires: 3600,
+            management_centre_number: "888888".into(),
+            call_record_retention: 100_000,
             test_hooks: false,
         }
     }
@@ -221,6 +279,15 @@ impl Config {
             audit_retention: pick!(audit_retention),
             max_sessions: pick!(max_sessions),
             arp_table: pick!(arp_table),
+            sip_keepalive_interval: pick!(sip_keepalive_interval),
+            sip_ban_threshold: pick!(sip_ban_threshold),
+            sip_ban_duration: pick!(sip_ban_duration),
+            sip_rate_limit: pick!(sip_rate_limit),
+            sip_max_connections: pick!(sip_max_connections),
+            sip_min_expires: pick!(sip_min_expires),
+            sip_max_expires: pick!(sip_max_expires),
+            management_centre_number: pick!(management_centre_number),
+            call_record_retention: pick!(call_record_retention),
             test_hooks: opts.test_hooks,
         };
         cfg.check()?;
@@ -251,6 +318,36 @@ impl Config {
         }
         if self.audit_retention < 100 {
             return bad("audit-retention", "must be at least 100");
+        }
+        if self.sip_keepalive_interval < Duration::from_secs(1) {
+            return bad("sip-keepalive-interval", "must be at least 1s");
+        }
+        if self.sip_ban_threshold == 0 {
+            return bad("sip-ban-threshold", "must be at least 1");
+        }
+        if self.sip_rate_limit == 0 {
+            return bad("sip-rate-limit", "must be at least 1 request per second");
+        }
+        if self.sip_max_connections == 0 || self.sip_max_connections > 10_000 {
+            return bad("sip-max-connections", "must be between 1 and 10000");
+        }
+        if self.sip_min_expires == 0 || self.sip_min_expires > self.sip_max_expires {
+            return bad(
+                "sip-min-expires",
+                "must be at least 1 and not more than sip-max-expires",
+            );
+        }
+        if self.management_centre_number.is_empty()
+            || self.management_centre_number.len() > 20
+            || !self
+                .management_centre_number
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        {
+            return bad("management-centre-number", "must be 1 to 20 digits");
+        }
+        if self.call_record_retention < 100 {
+            return bad("call-record-retention", "must be at least 100");
         }
         Ok(())
     }

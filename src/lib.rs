@@ -17,6 +17,7 @@ pub mod error;
 pub mod images;
 pub mod intercom;
 pub mod persons;
+pub mod records;
 pub mod secrets;
 pub mod sip;
 pub mod store;

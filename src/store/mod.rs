@@ -80,6 +80,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     db: Database,
     path: PathBuf,
+    /// Bumped by every committed [`Store::write`] (not by [`Store::write_quiet`]): lets a cache
+    /// (the SIP directory) know the configuration may have changed.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 fn builder() -> redb::Builder {
@@ -99,6 +102,7 @@ impl Store {
         let store = Store {
             db,
             path: path.to_owned(),
+            generation: std::sync::atomic::AtomicU64::new(0),
         };
         let txn = store.db.begin_write()?;
         {
@@ -152,7 +156,26 @@ impl Store {
         let txn = self.db.begin_write().map_err(StoreError::from)?;
         let out = f(&txn)?; // dropping an uncommitted transaction aborts it
         txn.commit().map_err(StoreError::from)?;
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
         Ok(out)
+    }
+
+    /// Like [`Store::write`], without bumping [`Store::generation`]: for records the service
+    /// writes itself (SIP bindings, call records) that change no configuration.
+    pub fn write_quiet<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&WriteTransaction) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let txn = self.db.begin_write().map_err(StoreError::from)?;
+        let out = f(&txn)?;
+        txn.commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    /// How many configuration writes have been committed since the store opened.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Writes a consistent copy of the whole store to `dest` (a new Gatehouse store file).
@@ -169,6 +192,8 @@ impl Store {
         tables::clear_all(&txn)?;
         tables::copy_all(&from, &txn)?;
         txn.commit()?;
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
         Ok(())
     }
 
@@ -177,6 +202,8 @@ impl Store {
         let txn = self.db.begin_write()?;
         tables::clear_all(&txn)?;
         txn.commit()?;
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
         Ok(())
     }
 }

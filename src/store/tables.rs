@@ -41,6 +41,11 @@ pub const SEND_STATUS: StrTable = StrTable::new("send_status");
 pub const CALL_GROUPS: SeqTable = SeqTable::new("call_groups");
 /// Notices of information release (manual 3.5), keyed by id.
 pub const NOTICES: SeqTable = SeqTable::new("notices");
+/// Live SIP registrations (bindings) of devices, keyed `<device>/<contact key>`, so they survive
+/// a restart.
+pub const SIP_BINDINGS: StrTable = StrTable::new("sip_bindings");
+/// Call records, keyed by a growing sequence number (oldest dropped first).
+pub const CALL_RECORDS: SeqTable = SeqTable::new("call_records");
 /// Users pushed by devices (person collection), keyed by `<device>/<user id>`.
 pub const COLLECTED: StrTable = StrTable::new("collected_users");
 
@@ -54,6 +59,7 @@ pub const STR_TABLES: &[StrTable] = &[
     PHOTOS,
     COLLECTED,
     SEND_STATUS,
+    SIP_BINDINGS,
 ];
 /// Tables with sequence keys that a backup carries.
 pub const SEQ_TABLES: &[SeqTable] = &[
@@ -66,6 +72,7 @@ pub const SEQ_TABLES: &[SeqTable] = &[
     REGISTRATIONS,
     CALL_GROUPS,
     NOTICES,
+    CALL_RECORDS,
 ];
 
 pub(super) fn create_all(txn: &WriteTransaction) -> Result<()> {
