@@ -494,12 +494,14 @@ async fn export_then_import_into_another_gatehouse() {
     let vth = device(&a, &ta, "VTH 1", "vth", "9901").await;
     let vto = device(&a, &ta, "Door", "vto", "8055").await;
     let vts = device(&a, &ta, "Master", "vts", "101").await;
+    let manager = device(&a, &ta, "Desk softphone", "manager_client", "7001").await;
     device(&a, &ta, "Spare", "vth", "9909").await;
     let reg = "/api/v1/registrations";
     for body in [
         json!({"device": vth, "type": "vth", "room": rooms[2]["id"], "extension": 2}),
         json!({"device": vto, "type": "vto", "station": "unit_door_station", "unit": units[1], "suffix": "55"}),
         json!({"device": vts, "type": "vts", "suffix": "01"}),
+        json!({"device": manager, "type": "manager"}),
     ] {
         let (st, v) = call(&a, &ta, M::POST, reg, Some(body)).await;
         assert_eq!(st, StatusCode::CREATED, "{v}");
@@ -540,8 +542,8 @@ async fn export_then_import_into_another_gatehouse() {
     // an empty Gatehouse takes the organization with the devices
     let (st, v) = call(&b, &tb, M::POST, "/api/v1/devices/import", Some(file)).await;
     assert_eq!(st, StatusCode::OK, "{v}");
-    assert_eq!(v["devices"], 4);
-    assert_eq!(v["registrations"].as_array().unwrap().len(), 3);
+    assert_eq!(v["devices"], 5);
+    assert_eq!(v["registrations"].as_array().unwrap().len(), 4);
     assert!(
         v["registrations"][0]["sip_password"]
             .as_str()
@@ -593,4 +595,121 @@ async fn export_then_import_into_another_gatehouse() {
         v
     };
     assert_eq!(names(da), names(db));
+}
+
+/// A manager client's softphone registers like the others: its registration number is its device
+/// number (digits, like a VTS's), with a SIP password shown once; only manager clients take that
+/// type, and a number may not meet another's alias or the management centre's number.
+#[tokio::test]
+async fn manager_client_registration() {
+    let s = Server::start(&[]);
+    setup(&s).await;
+    let t = admin_token(&s).await;
+    let reg = "/api/v1/registrations";
+    let manager = device(&s, &t, "Desk softphone", "manager_client", "7001").await;
+    let vth = device(&s, &t, "VTH", "vth", "9901").await;
+    let vts = device(&s, &t, "Master", "vts", "101").await;
+    let alias_of_101 = device(&s, &t, "Alias clash", "manager_client", "3101").await;
+    let centre = device(&s, &t, "Centre clash", "manager_client", "888888").await;
+
+    let (st, v) = call(
+        &s,
+        &t,
+        M::POST,
+        reg,
+        Some(json!({"device": vth, "type": "manager"})),
+    )
+    .await;
+    assert_eq!(
+        (st, err(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "registration_device_kind"),
+        "{v}"
+    );
+    let (st, v) = call(
+        &s,
+        &t,
+        M::POST,
+        reg,
+        Some(json!({"device": manager, "type": "vts", "suffix": "01"})),
+    )
+    .await;
+    assert_eq!(
+        (st, err(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "registration_device_kind"),
+        "{v}"
+    );
+
+    let (st, v) = call(
+        &s,
+        &t,
+        M::POST,
+        reg,
+        Some(json!({"device": manager, "type": "manager"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    assert_eq!(v["number"], "7001");
+    assert_eq!(v["alias"], "47001");
+    assert_eq!(v["type"], "manager");
+    assert_eq!(v["device_kind"], "manager_client");
+    let pw = v["sip_password"].as_str().unwrap().to_owned();
+    assert_eq!(pw.len(), 20);
+    let (st, v) = call(&s, &t, M::GET, &format!("{reg}/{manager}"), None).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["type"].as_str(), v["sip_password_set"].as_bool()),
+        (Some("manager"), Some(true))
+    );
+    assert!(!v.to_string().contains(&pw));
+
+    // `3101` is the alias of the VTS number `101`: whichever comes second is refused
+    let (st, v) = call(
+        &s,
+        &t,
+        M::POST,
+        reg,
+        Some(json!({"device": vts, "type": "vts", "suffix": "01"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let (st, v) = call(
+        &s,
+        &t,
+        M::POST,
+        reg,
+        Some(json!({"device": alias_of_101, "type": "manager"})),
+    )
+    .await;
+    assert_eq!(
+        (st, err(&v)),
+        (StatusCode::CONFLICT, "registration_number_taken"),
+        "{v}"
+    );
+    // the management centre's number (default 888888) is not a registration number
+    let (st, v) = call(
+        &s,
+        &t,
+        M::POST,
+        reg,
+        Some(json!({"device": centre, "type": "manager"})),
+    )
+    .await;
+    assert_eq!(
+        (st, err(&v)),
+        (StatusCode::CONFLICT, "registration_number_taken"),
+        "{v}"
+    );
+    assert!(
+        v["message"].as_str().unwrap().contains("management centre"),
+        "{v}"
+    );
+
+    let (_, list) = call(&s, &t, M::GET, reg, None).await;
+    let numbers: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(numbers, ["7001", "101"]);
 }

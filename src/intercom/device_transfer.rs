@@ -160,6 +160,7 @@ pub fn export(app: &App) -> Result<DeviceFile> {
                         e.kind = RegistrationType::Vts;
                         e.suffix = Some(suffix.clone());
                     }
+                    RegistrationKind::Manager => e.kind = RegistrationType::Manager,
                 }
                 e
             }),
@@ -465,7 +466,7 @@ pub fn import(app: &App, actor: &Actor, file: &DeviceFile) -> Result<Imported> {
                         }
                     }
                 }
-                RegistrationType::Vts => {}
+                RegistrationType::Vts | RegistrationType::Manager => {}
             }
             let done = ctx
                 .add(app, txn, actor, &input)

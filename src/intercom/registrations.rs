@@ -1,7 +1,8 @@
 //! Registration numbers (manual 3.2, dial management): the number each VTH, VTO and VTS dials and
 //! is dialled by — `11#01#11#5` for an indoor monitor (building, unit, room, extension),
 //! `1#01#8055` for a door station (building, unit, device number), the device number for a master
-//! station — with the rules the manual sets, one number per device, numbers unique, and the SIP
+//! station and for a manager client (a manager's softphone on the platform, so that it can
+//! register over SIP and be rung) — with the rules the manual sets, one number per device, numbers unique, and the SIP
 //! password of each registration (sealed at rest, context `sip:<device>`, shown once). Owns the
 //! `REGISTRATIONS` table; knows nothing of HTTP or SIP (the SIP issue reads [`sip_password`] and
 //! matches [`digits_alias`]).
@@ -58,6 +59,9 @@ pub enum RegistrationKind {
     },
     /// A master station.
     Vts { suffix: String },
+    /// A manager client (softphone); its number is its device number. Added last: stored
+    /// registrations encode the variant's index.
+    Manager,
 }
 
 /// A registration as stored (version 1), keyed by device id.
@@ -190,6 +194,8 @@ pub enum RegistrationType {
     Vth,
     Vto,
     Vts,
+    /// A manager client; the number is its device number (no other field).
+    Manager,
 }
 
 /// A registration as typed in the "Add" dialog of dial management.
@@ -281,6 +287,7 @@ impl Registration {
                 n.kind = RegistrationType::Vts;
                 n.suffix = Some(suffix.clone());
             }
+            RegistrationKind::Manager => n.kind = RegistrationType::Manager,
         }
         n
     }
@@ -548,13 +555,28 @@ impl Context {
                 let suffix = check_suffix(input.suffix.as_deref(), d, "VTS")?;
                 (d.number.clone(), RegistrationKind::Vts { suffix })
             }
+            RegistrationType::Manager => {
+                if d.kind != DeviceKind::ManagerClient {
+                    return Err(wrong_kind(d, "a manager client"));
+                }
+                if d.number.is_empty() || d.number.len() > MAX_FIELD_DIGITS {
+                    return Err(Error::invalid(
+                        "registration_device_number",
+                        "device",
+                        format!("a registered device number has 1 to {MAX_FIELD_DIGITS} digits"),
+                    ));
+                }
+                (d.number.clone(), RegistrationKind::Manager)
+            }
         };
         let alias = digits_alias(&number);
-        if let Some(other) = self
-            .registrations
-            .values()
-            .find(|r| r.number == number || digits_alias(&r.number) == alias)
-        {
+        // Numbers and aliases share one name space at the registrar: neither may equal another
+        // registration's number or alias (all-digit numbers like a VTS's or a manager client's
+        // can meet another's alias: `3101` is the alias of `101`).
+        if let Some(other) = self.registrations.values().find(|r| {
+            let other_alias = digits_alias(&r.number);
+            r.number == number || other_alias == alias || r.number == alias || other_alias == number
+        }) {
             let name = self
                 .devices
                 .get(&other.device)
@@ -583,6 +605,16 @@ impl Context {
         input: &NewRegistration,
     ) -> Result<WithSipPassword> {
         let mut r = self.build(input)?;
+        let centre = &app.config.management_centre_number;
+        if &r.number == centre || &digits_alias(&r.number) == centre {
+            return Err(Error::conflict(
+                "registration_number_taken",
+                format!(
+                    "registration number {} would be the management centre's number {centre}",
+                    r.number
+                ),
+            ));
+        }
         let pw = generate_sip_password()?;
         r.sip_password = app.sealer.seal(&sip_context(r.device), pw.as_bytes())?;
         put(txn, &r)?;
@@ -708,5 +740,42 @@ mod tests {
         for bad in ["", "1##2", "1#a", "1234567890", "#1"] {
             assert_eq!(digits_alias(bad), "", "{bad}");
         }
+    }
+
+    /// Stored registrations encode the kind's variant index: the manager-client variant came
+    /// last, so what was stored before it still decodes to the same kind.
+    #[test]
+    fn kinds_stored_before_the_manager_client_still_decode() {
+        let vts = postcard::to_allocvec(&RegistrationKind::Vts {
+            suffix: "01".into(),
+        })
+        .unwrap();
+        assert_eq!(vts, [2, 2, b'0', b'1']);
+        let vth: RegistrationKind = postcard::from_bytes(&[0, 7, 1, 2]).unwrap();
+        assert_eq!(
+            vth,
+            RegistrationKind::Vth {
+                room: 7,
+                extension: Some(2)
+            }
+        );
+        assert_eq!(
+            postcard::to_allocvec(&RegistrationKind::Manager).unwrap(),
+            [3]
+        );
+        assert_eq!(
+            postcard::to_allocvec(&RegistrationType::Manager).unwrap(),
+            [3]
+        );
+        let r = Registration {
+            device: 5,
+            number: "7001".into(),
+            kind: RegistrationKind::Manager,
+            sip_password: vec![1, 2],
+            created: 9,
+        };
+        let back: Registration = codec::decode(&codec::encode(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(r.input().kind, RegistrationType::Manager);
     }
 }

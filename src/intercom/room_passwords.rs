@@ -85,7 +85,7 @@ pub(crate) fn targets(ctx: &Context, room: &Room) -> Vec<u64> {
                 Some(u) => *unit == Some(u),
                 None => unit.is_none() && *building == room.building,
             },
-            RegistrationKind::Vts { .. } => false,
+            RegistrationKind::Vts { .. } | RegistrationKind::Manager => false,
         })
         .map(|r| r.device)
         .collect()

@@ -39,7 +39,8 @@ pub async fn list(State(app): AppState, _c: Caller) -> ApiResult<Json<Vec<Regist
     Ok(Json(blocking(&app, registrations::list).await?))
 }
 
-/// Adds a registration number to a VTH, VTO or VTS; the answer's `sip_password` is shown only now.
+/// Adds a registration number to a VTH, VTO, VTS or manager client (`type: manager`, whose number
+/// is its device number); the answer's `sip_password` is shown only now.
 #[utoipa::path(post, path = "/api/v1/registrations", tag = "intercom", request_body = NewRegistration, security(("bearer" = []), ("cookie" = [])),
     responses((status = 201, body = WithSipPassword), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(

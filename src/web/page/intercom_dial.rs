@@ -31,7 +31,7 @@ pub(super) fn router() -> Router<Arc<App>> {
         .route("/intercom/dial/{device}/regenerate", post(regenerate))
 }
 
-const TYPES: [(RegistrationType, &str, &str); 3] = [
+const TYPES: [(RegistrationType, &str, &str); 4] = [
     (RegistrationType::Vth, "vth", "VTH (indoor monitor)"),
     (
         RegistrationType::Vto,
@@ -39,6 +39,11 @@ const TYPES: [(RegistrationType, &str, &str); 3] = [
         "VTO / fence station / villa station",
     ),
     (RegistrationType::Vts, "vts", "VTS (master station)"),
+    (
+        RegistrationType::Manager,
+        "manager",
+        "Manager client (softphone)",
+    ),
 ];
 
 const STATIONS: [(StationKind, &str, &str); 3] = [
@@ -78,7 +83,8 @@ async fn dial_body(
     Ok(html! {
         p.crumbs { a href="/intercom" { "← Building management" } " · " a href="/intercom/devices" { "Devices" } }
         p { "Manual 3.2: each VTH, VTO and VTS gets a registration number (e.g. "
-            code { "01#01#101" } ") and a SIP password it registers with. The SIP password is shown only once." }
+            code { "01#01#101" } ") and a SIP password it registers with. The SIP password is shown only once. "
+            "A manager client's softphone registers with its device number as its registration number." }
         @if let Some(w) = shown {
             section.card #sip-once {
                 h2 { "SIP password of " (w.registration.device_name) }
@@ -146,6 +152,7 @@ async fn dial_body(
                     legend { "VTO and VTS" }
                     label { "Suffix (2 digits, the last two of the device number)" input #dial-suffix name="suffix" maxlength="2" inputmode="numeric" value=(f(typed, "suffix")); }
                 }
+                p.hint { "Manager client: no other field; its registration number is its device number." }
                 button #dial-add type="submit" { "Add registration" }
             }
         }
@@ -289,8 +296,8 @@ async fn add(
                     _ => None,
                 },
                 suffix: match kind {
-                    RegistrationType::Vth => None,
-                    _ => opt(m, "suffix"),
+                    RegistrationType::Vto | RegistrationType::Vts => opt(m, "suffix"),
+                    RegistrationType::Vth | RegistrationType::Manager => None,
                 },
             };
             registrations::create(app, actor, &input)
