@@ -368,7 +368,13 @@ pub(crate) fn directory(txn: &redb::ReadTransaction) -> Result<HashMap<u64, (Str
     Ok(out)
 }
 
-fn party(names: &HashMap<u64, (String, String)>, device: u64) -> Party {
+/// Name and registration number of each device, read in one go (for [`party`]).
+pub fn names(app: &App) -> Result<HashMap<u64, (String, String)>> {
+    app.store.read(directory)
+}
+
+/// `device` with its name and registration number from `names` (empty when unknown).
+pub fn party(names: &HashMap<u64, (String, String)>, device: u64) -> Party {
     let (name, number) = names.get(&device).cloned().unwrap_or_default();
     Party {
         device: Some(device),

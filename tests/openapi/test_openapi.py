@@ -40,6 +40,10 @@ def test_served_document_validates(gatehouse):
         ("/api/v1/registrations", "post"),
         ("/api/v1/call-groups", "post"),
         ("/api/v1/notices", "post"),
+        ("/api/v1/records/calls", "get"),
+        ("/api/v1/records/calls/missed", "get"),
+        ("/api/v1/sip/registrations", "get"),
+        ("/api/v1/sip/calls", "get"),
     ]:
         assert method in paths.get(path, {}), f"{method.upper()} {path} is not documented"
     assert "ErrorBody" in doc["components"]["schemas"]

@@ -20,6 +20,7 @@ mod dial;
 mod groups;
 mod intercom;
 mod persons;
+pub(in crate::web) mod records;
 mod transfer;
 
 use super::auth::{clear_cookie, session_cookie, ApiJson, Caller, ClientIp};
@@ -165,6 +166,7 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(dial::configtool_template))
         .routes(dial::configtool_import_route())
         .merge(collection::router())
+        .merge(records::router())
         .routes(routes!(transfer::person_template))
         .routes(routes!(transfer::export_persons))
         .routes(transfer::import_route())

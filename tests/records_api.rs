@@ -1,0 +1,603 @@
+//! Call records and the SIP status over real HTTPS against the real binary: records stored the
+//! way the SIP service stores them (the test-only insertion route calls the same `append`), then
+//! every filter (device, time range, status), paging newest first, a manager client's missed
+//! calls, bad filters naming their field, retention, roles (operators read), the test route
+//! closed without test hooks, the registered-device list with a device offline and one online
+//! (its binding restored from the store at start), and 503 when no SIP service runs.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use reqwest::Method as M;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+async fn call(s: &Server, tok: &str, m: M, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let mut r = client().request(m, s.url(path)).bearer_auth(tok);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.unwrap();
+    let st = r.status();
+    (st, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(s: &Server, tok: &str, path: &str) -> Value {
+    let (st, v) = call(s, tok, M::GET, path, None).await;
+    assert_eq!(st, StatusCode::OK, "{path}: {v}");
+    v
+}
+
+async fn device(s: &Server, t: &str, name: &str, kind: &str, number: &str) -> u64 {
+    let (st, v) = call(
+        s,
+        t,
+        M::POST,
+        "/api/v1/devices",
+        Some(json!({"name": name, "kind": kind, "ip": "10.0.0.5", "number": number})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    v["id"].as_u64().unwrap()
+}
+
+async fn register_manager(s: &Server, t: &str, device: u64) {
+    let (st, v) = call(
+        s,
+        t,
+        M::POST,
+        "/api/v1/registrations",
+        Some(json!({"device": device, "type": "manager"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+}
+
+/// 2027-01-15T08:00:00Z in ms.
+const T0: u64 = 1_800_000_000_000;
+const HOUR: u64 = 3_600_000;
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    id: &str,
+    started: u64,
+    caller: u64,
+    caller_number: &str,
+    dialled: &str,
+    rung: &[u64],
+    answered_by: Option<u64>,
+    status: &str,
+    code: u16,
+) -> Value {
+    json!({
+        "call_id": id,
+        "caller_number": caller_number,
+        "caller_device": caller,
+        "callee_number": dialled,
+        "callee_devices": rung,
+        "started": started,
+        "answered": answered_by.map(|_| started + 4_000),
+        "ended": started + 94_000,
+        "answered_by": answered_by,
+        "status": status,
+        "sip_code": code,
+    })
+}
+
+fn ids(page: &Value) -> Vec<&str> {
+    page["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["call_id"].as_str().unwrap())
+        .collect()
+}
+
+fn err(v: &Value) -> (&str, &str) {
+    (
+        v["error"].as_str().unwrap_or(""),
+        v["field"].as_str().unwrap_or(""),
+    )
+}
+
+#[tokio::test]
+async fn call_records_filters_paging_missed_calls_and_roles() {
+    let s = Server::start_with_env(
+        &["--call-record-retention", "100"],
+        &[("GATEHOUSE_TEST_HOOKS", "1")],
+    );
+    setup(&s).await;
+    let t = admin_token(&s).await;
+    let gate = device(&s, &t, "Gate", "vto", "8001").await;
+    let desk = device(&s, &t, "Desk", "manager_client", "7001").await;
+    let night = device(&s, &t, "Night desk", "manager_client", "7002").await;
+    let flat = device(&s, &t, "Flat 101", "vth", "9901").await;
+    register_manager(&s, &t, desk).await;
+    register_manager(&s, &t, night).await;
+
+    let day = 24 * HOUR;
+    let records = json!([
+        record(
+            "r1",
+            T0,
+            gate,
+            "1#01#8001",
+            "888888",
+            &[desk, night],
+            Some(night),
+            "answered",
+            200
+        ),
+        record(
+            "r2",
+            T0 + HOUR,
+            gate,
+            "1#01#8001",
+            "888888",
+            &[desk, night],
+            None,
+            "missed",
+            408
+        ),
+        record(
+            "r3",
+            T0 + 2 * HOUR,
+            gate,
+            "1#01#8001",
+            "888888",
+            &[desk],
+            None,
+            "cancelled",
+            487
+        ),
+        record(
+            "r4",
+            T0 + day,
+            desk,
+            "7001",
+            "01#01#101",
+            &[flat],
+            None,
+            "busy",
+            486
+        ),
+        record(
+            "r5",
+            T0 + day + HOUR,
+            gate,
+            "1#01#8001",
+            "888888",
+            &[night],
+            None,
+            "missed",
+            408
+        ),
+    ]);
+    let (st, v) = call(
+        &s,
+        &t,
+        M::POST,
+        "/api/v1/records/calls/test-insert",
+        Some(records),
+    )
+    .await;
+    assert_eq!((st, &v["stored"]), (StatusCode::CREATED, &json!(5)), "{v}");
+
+    // all, newest first, with names, numbers, RFC 3339 times and the duration
+    let all = get(&s, &t, "/api/v1/records/calls").await;
+    assert_eq!(ids(&all), ["r5", "r4", "r3", "r2", "r1"]);
+    assert_eq!(
+        (all["total"].as_u64(), all["limit"].as_u64()),
+        (Some(5), Some(50))
+    );
+    let r1 = &all["records"][4];
+    assert_eq!(
+        r1["caller"],
+        json!({"device": gate, "name": "Gate", "number": "1#01#8001"})
+    );
+    assert_eq!(r1["callee_number"], "888888");
+    assert_eq!(
+        r1["callee_devices"],
+        json!([
+            {"device": desk, "name": "Desk", "number": "7001"},
+            {"device": night, "name": "Night desk", "number": "7002"}
+        ])
+    );
+    assert_eq!(r1["answered_by"]["name"], "Night desk");
+    assert_eq!(r1["started"], "2027-01-15T08:00:00Z");
+    assert_eq!(r1["answered"], "2027-01-15T08:00:04Z");
+    assert_eq!(r1["ended"], "2027-01-15T08:01:34Z");
+    assert_eq!(r1["duration_seconds"], 90);
+    assert_eq!(
+        (r1["status"].as_str(), r1["sip_code"].as_u64()),
+        (Some("answered"), Some(200))
+    );
+    let r2 = &all["records"][3];
+    assert_eq!(
+        (r2["duration_seconds"].as_u64(), &r2["answered_by"]),
+        (Some(0), &Value::Null)
+    );
+    // the busy call's caller is the registered desk: its current number and name
+    assert_eq!(all["records"][1]["caller"]["name"], "Desk");
+
+    // by device: it called, was rung or answered
+    let by = |q: String| {
+        let s = &s;
+        let t = &t;
+        async move { get(s, t, &format!("/api/v1/records/calls?{q}")).await }
+    };
+    assert_eq!(
+        ids(&by(format!("device={desk}")).await),
+        ["r4", "r3", "r2", "r1"]
+    );
+    assert_eq!(
+        ids(&by(format!("device={night}")).await),
+        ["r5", "r2", "r1"]
+    );
+    assert_eq!(ids(&by(format!("device={flat}")).await), ["r4"]);
+    assert_eq!(ids(&by("device=999".into()).await), Vec::<&str>::new());
+    // by status, by time range (a whole day, or exact times), combined
+    assert_eq!(ids(&by("status=missed".into()).await), ["r5", "r2"]);
+    assert_eq!(
+        ids(&by("from=2027-01-15&to=2027-01-15".into()).await),
+        ["r3", "r2", "r1"]
+    );
+    assert_eq!(
+        ids(&by("from=2027-01-15T09:00:00Z&to=2027-01-16T08:00:00Z".into()).await),
+        ["r4", "r3", "r2"]
+    );
+    assert_eq!(
+        ids(&by(format!("device={night}&status=missed&from=2027-01-16")).await),
+        ["r5"]
+    );
+    // paging
+    let p = by("limit=2&offset=2".into()).await;
+    assert_eq!(
+        (ids(&p), p["total"].as_u64(), p["offset"].as_u64()),
+        (vec!["r3", "r2"], Some(5), Some(2))
+    );
+    let p = by("limit=2&offset=4".into()).await;
+    assert_eq!(ids(&p), ["r1"]);
+    // empty form values are no filter
+    assert_eq!(by("device=&status=&from=&to=".into()).await["total"], 5);
+
+    // missed calls of a manager client: rang it, nobody answered
+    let missed = |d: u64| {
+        let s = &s;
+        let t = &t;
+        async move { get(s, t, &format!("/api/v1/records/calls/missed?device={d}")).await }
+    };
+    assert_eq!(ids(&missed(desk).await), ["r3", "r2"]);
+    assert_eq!(ids(&missed(night).await), ["r5", "r2"]);
+    assert_eq!(ids(&missed(gate).await), Vec::<&str>::new());
+    let p = get(
+        &s,
+        &t,
+        &format!("/api/v1/records/calls/missed?device={desk}&limit=1&offset=1"),
+    )
+    .await;
+    assert_eq!((ids(&p), p["total"].as_u64()), (vec!["r2"], Some(2)));
+    let p = get(
+        &s,
+        &t,
+        &format!("/api/v1/records/calls/missed?device={night}&to=2027-01-15"),
+    )
+    .await;
+    assert_eq!(ids(&p), ["r2"]);
+
+    // bad filters name their field
+    for (q, code, field) in [
+        (
+            "/api/v1/records/calls?device=gate",
+            "call_query_number",
+            "device",
+        ),
+        ("/api/v1/records/calls?status=lost", "call_status", "status"),
+        ("/api/v1/records/calls?limit=0", "call_query_limit", "limit"),
+        (
+            "/api/v1/records/calls?limit=501",
+            "call_query_limit",
+            "limit",
+        ),
+        (
+            "/api/v1/records/calls?offset=-2",
+            "call_query_number",
+            "offset",
+        ),
+        ("/api/v1/records/calls?from=soon", "time_format", "from"),
+        (
+            "/api/v1/records/calls?from=2027-01-02&to=2027-01-01",
+            "time_range",
+            "to",
+        ),
+        (
+            "/api/v1/records/calls/missed",
+            "call_query_device",
+            "device",
+        ),
+        (
+            "/api/v1/records/calls/missed?device=x",
+            "call_query_number",
+            "device",
+        ),
+    ] {
+        let (st, v) = call(&s, &t, M::GET, q, None).await;
+        assert_eq!(
+            (st, err(&v)),
+            (StatusCode::UNPROCESSABLE_ENTITY, (code, field)),
+            "{q}: {v}"
+        );
+    }
+
+    // operators read records (they handle calls); only administrators use the test route
+    let (st, v) = call(
+        &s,
+        &t,
+        M::POST,
+        "/api/v1/accounts",
+        Some(json!({"username": "desk", "password": "Wq3$kRm9", "role": "operator"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let op = login_as(&s, &client(), "desk", "Wq3$kRm9").await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        ids(&get(&s, &op, "/api/v1/records/calls?status=missed").await),
+        ["r5", "r2"]
+    );
+    assert_eq!(
+        ids(&get(
+            &s,
+            &op,
+            &format!("/api/v1/records/calls/missed?device={desk}")
+        )
+        .await),
+        ["r3", "r2"]
+    );
+    assert_eq!(
+        get(&s, &op, "/api/v1/sip/registrations").await["known_devices"],
+        2
+    );
+    let (st, v) = call(
+        &s,
+        &op,
+        M::POST,
+        "/api/v1/records/calls/test-insert",
+        Some(json!([])),
+    )
+    .await;
+    assert_eq!(
+        (st, err(&v).0),
+        (StatusCode::FORBIDDEN, "admin_only"),
+        "{v}"
+    );
+    // signed out: 401
+    for path in [
+        "/api/v1/records/calls",
+        "/api/v1/records/calls/missed?device=1",
+        "/api/v1/sip/registrations",
+        "/api/v1/sip/calls",
+    ] {
+        let r = client().get(s.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+
+    // retention (here 100): the oldest go first
+    let more: Vec<Value> = (0..98)
+        .map(|i| {
+            record(
+                &format!("n{i}"),
+                T0 + 2 * day + i * 60_000,
+                gate,
+                "1#01#8001",
+                "888888",
+                &[desk],
+                Some(desk),
+                "answered",
+                200,
+            )
+        })
+        .collect();
+    let (st, v) = call(
+        &s,
+        &t,
+        M::POST,
+        "/api/v1/records/calls/test-insert",
+        Some(Value::Array(more)),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let p = get(&s, &t, "/api/v1/records/calls?limit=500").await;
+    assert_eq!(p["total"], 100);
+    let kept = ids(&p);
+    assert_eq!(kept[0], "n97");
+    // 5 + 98 stored, 100 kept: r1, r2 and r3 (the first stored) are gone
+    assert_eq!(&kept[98..], ["r5", "r4"], "{kept:?}");
+    assert!(
+        !kept.iter().any(|k| ["r1", "r2", "r3"].contains(k)),
+        "{kept:?}"
+    );
+}
+
+#[tokio::test]
+async fn test_insert_is_closed_without_test_hooks() {
+    let s = Server::start(&[]);
+    setup(&s).await;
+    let t = admin_token(&s).await;
+    let (st, v) = call(
+        &s,
+        &t,
+        M::POST,
+        "/api/v1/records/calls/test-insert",
+        Some(json!([])),
+    )
+    .await;
+    assert_eq!((st, err(&v).0), (StatusCode::NOT_FOUND, "not_found"), "{v}");
+    // an empty store: empty pages, no live call, no device
+    let p = get(&s, &t, "/api/v1/records/calls").await;
+    assert_eq!((p["total"].as_u64(), ids(&p).len()), (Some(0), 0));
+    assert_eq!(get(&s, &t, "/api/v1/sip/calls").await, json!({"calls": []}));
+    assert_eq!(
+        get(&s, &t, "/api/v1/sip/registrations").await,
+        json!({"known_devices": 0, "online_devices": 0, "devices": []})
+    );
+}
+
+/// A registered manager client is listed offline with no contact; a binding stored before a
+/// restart (as the registrar writes it) makes its device online with contact, transport, source,
+/// user agent and expiry.
+#[tokio::test]
+async fn registrations_list_offline_and_online_devices() {
+    let s = Server::start(&[]);
+    setup(&s).await;
+    let t = admin_token(&s).await;
+    let desk = device(&s, &t, "Desk", "manager_client", "7001").await;
+    let night = device(&s, &t, "Night desk", "manager_client", "7002").await;
+    device(&s, &t, "Not registered", "manager_client", "7003").await;
+    register_manager(&s, &t, desk).await;
+    register_manager(&s, &t, night).await;
+
+    let v = get(&s, &t, "/api/v1/sip/registrations").await;
+    assert_eq!(
+        (v["known_devices"].as_u64(), v["online_devices"].as_u64()),
+        (Some(2), Some(0))
+    );
+    let d = &v["devices"][0];
+    assert_eq!(
+        (
+            d["device"].as_u64(),
+            d["number"].as_str(),
+            d["name"].as_str()
+        ),
+        (Some(desk), Some("7001"), Some("Desk"))
+    );
+    assert_eq!(
+        (d["online"].as_bool(), d["bindings"].clone()),
+        (Some(false), json!([]))
+    );
+    assert_eq!(
+        (d["kind"].as_str(), d["alias"].as_str()),
+        (Some("manager_client"), Some("47001"))
+    );
+
+    // a binding of the desk's softphone, stored while Gatehouse is stopped, read back at start
+    let dir = s.data_dir.clone();
+    let mut s = s;
+    let tmp = s.take_tmp();
+    drop(s);
+    let phone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    {
+        let app = gatehouse::app::App::open(gatehouse::config::Config {
+            data_dir: dir.clone(),
+            ..Default::default()
+        })
+        .unwrap();
+        let b = gatehouse::sip::location::Binding {
+            device: desk,
+            contact: format!("sip:47001@{}", phone.local_addr().unwrap()),
+            peer: gatehouse::sip::core::Peer {
+                transport: gatehouse::sip::core::Transport::Udp,
+                addr: phone.local_addr().unwrap(),
+            },
+            expires_at: now + 3_000_000,
+            user_agent: "Softphone/1.0".into(),
+            call_id: "c1".into(),
+            cseq: 1,
+            since: now - 60_000,
+            last_seen: now,
+        };
+        gatehouse::sip::location::persist(
+            &app,
+            &[gatehouse::sip::location::BindingChange::Upsert(b)],
+        )
+        .unwrap();
+    }
+    let s = Server::start_in(&dir, &[]);
+    let t = admin_token(&s).await;
+    let v = get(&s, &t, "/api/v1/sip/registrations").await;
+    assert_eq!(
+        (v["known_devices"].as_u64(), v["online_devices"].as_u64()),
+        (Some(2), Some(1)),
+        "{v}"
+    );
+    let d = &v["devices"][0];
+    assert_eq!(
+        (d["device"].as_u64(), d["online"].as_bool()),
+        (Some(desk), Some(true)),
+        "{v}"
+    );
+    let b = &d["bindings"][0];
+    assert_eq!(
+        b["contact"],
+        format!("sip:47001@{}", phone.local_addr().unwrap())
+    );
+    assert_eq!(
+        (b["transport"].as_str(), b["user_agent"].as_str()),
+        (Some("udp"), Some("Softphone/1.0"))
+    );
+    assert_eq!(b["source"], phone.local_addr().unwrap().to_string());
+    let left = b["expires_in"].as_u64().unwrap();
+    assert!((2_900..=3_000).contains(&left), "{b}");
+    assert!(b["expires"].as_str().unwrap().ends_with('Z'), "{b}");
+    assert_eq!(
+        (
+            v["devices"][1]["device"].as_u64(),
+            v["devices"][1]["online"].as_bool()
+        ),
+        (Some(night), Some(false))
+    );
+    drop(s);
+    drop(tmp);
+}
+
+/// Without a running SIP service the status routes answer 503 with a JSON error; the records
+/// still answer. The real router and app, signed in, with no SIP service started.
+#[tokio::test]
+async fn sip_status_is_503_without_the_service() {
+    use tower::ServiceExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let app = gatehouse::app::App::open(gatehouse::config::Config {
+        data_dir: tmp.path().join("data"),
+        ..Default::default()
+    })
+    .unwrap();
+    let ip: std::net::IpAddr = [127, 0, 0, 1].into();
+    let req: gatehouse::accounts::SetupRequest = serde_json::from_value(
+        json!({"username": ADMIN, "password": ADMIN_PW, "security_questions": questions()}),
+    )
+    .unwrap();
+    gatehouse::accounts::setup(&app, ip, &req).unwrap();
+    let (token, _) = gatehouse::accounts::login(&app, ip, ADMIN, ADMIN_PW).unwrap();
+    let router = gatehouse::web::router(Arc::new(app));
+    for (path, want) in [
+        ("/api/v1/sip/registrations", StatusCode::SERVICE_UNAVAILABLE),
+        ("/api/v1/sip/calls", StatusCode::SERVICE_UNAVAILABLE),
+        ("/api/v1/records/calls", StatusCode::OK),
+    ] {
+        let req = axum::http::Request::get(path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let resp = router.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status().as_u16(), want.as_u16(), "{path}");
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        if want == StatusCode::SERVICE_UNAVAILABLE {
+            assert_eq!(v["error"], "sip_not_running", "{v}");
+            assert!(
+                v["message"].as_str().unwrap().contains("not running"),
+                "{v}"
+            );
+        }
+    }
+}
