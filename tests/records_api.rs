@@ -3,7 +3,8 @@
 //! every filter (device, time range, status), paging newest first, a manager client's missed
 //! calls, bad filters naming their field, retention, roles (operators read), the test route
 //! closed without test hooks, the registered-device list with a device offline and one online
-//! (its binding restored from the store at start), and 503 when no SIP service runs.
+//! (its binding restored from the store at start) on the API and the "Devices online" page, and
+//! 503 (JSON for the API, a page saying so) when no SIP service runs.
 
 mod common;
 
@@ -554,6 +555,29 @@ async fn registrations_list_offline_and_online_devices() {
         ),
         (Some(night), Some(false))
     );
+    // the page shows the same
+    let html = client()
+        .get(s.url("/sip/devices"))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for want in [
+        format!("sip:47001@{}", phone.local_addr().unwrap()),
+        "Softphone/1.0".into(),
+        "UDP".into(),
+        "online".into(),
+        format!("id=\"sip-device-{night}\""),
+    ] {
+        assert!(html.contains(&want), "{want} not on the page");
+    }
+    assert!(
+        html.contains("<strong id=\"online-count\">1</strong>"),
+        "{html}"
+    );
     drop(s);
     drop(tmp);
 }
@@ -577,6 +601,19 @@ async fn sip_status_is_503_without_the_service() {
     gatehouse::accounts::setup(&app, ip, &req).unwrap();
     let (token, _) = gatehouse::accounts::login(&app, ip, ADMIN, ADMIN_PW).unwrap();
     let router = gatehouse::web::router(Arc::new(app));
+    for path in ["/sip/devices", "/sip/calls"] {
+        let req = axum::http::Request::get(path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let resp = router.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status().as_u16(), 503, "{path}");
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let html = String::from_utf8_lossy(&body);
+        assert!(html.contains("id=\"sip-not-running\""), "{path}: {html}");
+    }
     for (path, want) in [
         ("/api/v1/sip/registrations", StatusCode::SERVICE_UNAVAILABLE),
         ("/api/v1/sip/calls", StatusCode::SERVICE_UNAVAILABLE),

@@ -162,7 +162,8 @@ pub struct CallQuery {
     pub device: Option<String>,
     /// Started at or after this time (RFC 3339 or `YYYY-MM-DD`).
     pub from: Option<String>,
-    /// Started at or before this time (RFC 3339 or `YYYY-MM-DD`, the whole day).
+    /// Started at or before this time (RFC 3339 or `YYYY-MM-DD`, the whole day;
+    /// `YYYY-MM-DDTHH:MM`, the whole minute).
     pub to: Option<String>,
     /// How the call ended: answered, missed, rejected, busy, cancelled or failed.
     #[param(value_type = Option<CallStatus>)]
@@ -243,9 +244,14 @@ impl CallQuery {
         };
         let from = time(&self.from, "from")?.map(|s| s * 1000);
         let to = time(&self.to, "to")?.map(|s| {
-            // a plain date means the whole day
-            let whole_day = given(&self.to).is_some_and(|t| t.len() == 10);
-            s * 1000 + if whole_day { 86_400_000 - 1 } else { 999 }
+            // the end is inclusive: a plain date means the whole day, a time without seconds
+            // (`2026-11-30T08:00`, as a datetime-local input sends) the whole minute
+            let span = match given(&self.to).map(str::len) {
+                Some(10) => 86_400_000,
+                Some(16) => 60_000,
+                _ => 1_000,
+            };
+            s * 1000 + span - 1
         });
         if let (Some(f), Some(t)) = (from, to) {
             if f > t {
@@ -635,6 +641,7 @@ mod tests {
             ids(&query(&app, &q(&[("from", "2027-01-16")])).unwrap()),
             ["d"]
         );
+
         // paging
         let p = query(&app, &q(&[("limit", "2"), ("offset", "1")])).unwrap();
         assert_eq!((p.total, p.offset, p.limit), (5, 1, 2));
@@ -647,6 +654,27 @@ mod tests {
         // empty values count as absent (what a form sends)
         let p = query(&app, &q(&[("device", ""), ("status", " "), ("from", "")])).unwrap();
         assert_eq!(p.total, 5);
+    }
+
+    #[test]
+    fn the_end_of_a_range_takes_its_whole_second_minute_or_day() {
+        let (_d, app) = app(100);
+        append(
+            &app,
+            &[
+                rec("x", T0 + 59_500, 1, &[2], None, CallStatus::Missed),
+                rec("y", T0 + 60_000, 1, &[2], None, CallStatus::Missed),
+            ],
+        )
+        .unwrap();
+        let found = |to: &str| ids(&query(&app, &q(&[("to", to)])).unwrap()).len();
+        // x started at 08:00:59.5
+        assert_eq!(found("2027-01-15T08:00:58Z"), 0);
+        assert_eq!(found("2027-01-15T08:00:59Z"), 1);
+        assert_eq!(found("2027-01-15T08:00"), 1);
+        assert_eq!(found("2027-01-15T08:01"), 2);
+        assert_eq!(found("2027-01-14"), 0);
+        assert_eq!(found("2027-01-15"), 2);
     }
 
     #[test]

@@ -120,8 +120,25 @@ const SECTIONS: &[Section] = &[
         title: "Intercom management",
         summary: "Calls, door opening and live records.",
         parts: &[
-            part("4", "Devices", "Intercom devices by organization with their online status."),
-            part("4", "Calls", "Dial by full number, incoming-call notice, missed calls and call back."),
+            Part {
+                number: "4",
+                title: "Devices online",
+                what: "Devices with a registration number: contact, transport, user agent, expiry and online state.",
+                href: Some("/sip/devices"),
+            },
+            Part {
+                number: "4",
+                title: "Live calls",
+                what: "Calls going through Gatehouse now: who calls, who rings, who answered.",
+                href: Some("/sip/calls"),
+            },
+            Part {
+                number: "4",
+                title: "Missed calls",
+                what: "A manager client's calls that rang it and that nobody answered.",
+                href: Some("/records/calls?missed=1"),
+            },
+            part("4", "Calls", "Dial by full number from the platform, incoming-call notice and call back."),
             part("4", "Remote unlock", "Open door 1 or 2, keep all doors open, restore."),
             part("4", "Snapshots and recordings", "Automatic snapshot and recording of calls (one recording per call)."),
             part("4", "Live records", "The latest 100 call, access and alarm records as they happen."),
@@ -133,7 +150,12 @@ const SECTIONS: &[Section] = &[
         title: "Intercom records",
         summary: "Searching and exporting what happened.",
         parts: &[
-            part("5", "Call records", "By device, time and status."),
+            Part {
+                number: "5",
+                title: "Call records",
+                what: "By device, time and status, newest first.",
+                href: Some("/records/calls"),
+            },
             part("5", "Access-control records", "By device and time."),
             part("5", "Alarm events", "By device and time."),
             part("5", "Export", "All found records to a file."),

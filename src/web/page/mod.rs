@@ -17,6 +17,7 @@ mod persons_batch;
 mod persons_form;
 mod persons_transfer;
 mod public;
+mod sip_pages;
 mod system_pages;
 
 use std::sync::Arc;
@@ -54,6 +55,7 @@ pub fn router() -> Router<Arc<App>> {
         .merge(intercom_dial::router())
         .merge(intercom_groups::router())
         .merge(intercom_notices::router())
+        .merge(sip_pages::router())
 }
 
 async fn style() -> Response {
