@@ -130,12 +130,22 @@ pub async fn run(
         bindings: HashMap::new(),
         records: Vec::new(),
         outcomes: Vec::new(),
+        presence: HashMap::new(),
         generation: app.store.generation(),
         notices_in_flight: HashMap::new(),
         notice_retry: HashMap::new(),
         check_notices: true,
         flushing: None,
     };
+    // Who is reachable after a restart: the devices with a restored live binding.
+    {
+        let now = now_ms();
+        let dir = core.directory().clone();
+        for u in dir.users() {
+            st.presence
+                .insert(u.device, core.location().is_online(u.device, now));
+        }
+    }
     let mut buf = vec![0u8; MAX_MESSAGE + 1];
     let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
     housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -154,6 +164,7 @@ pub async fn run(
         tokio::select! {
             r = st.udp.recv_from(&mut buf) => match r {
                 Ok((n, from)) => {
+                    st.sync_directory(&mut core).await;
                     let local = st.udp.local_addr().unwrap_or(from);
                     let peer = Peer { transport: Transport::Udp, addr: from };
                     let actions = core.on_message(now_ms(), peer, local, &buf[..n]);
@@ -163,6 +174,7 @@ pub async fn run(
                 Err(e) => tracing::debug!(error = %e, "SIP UDP receive failed"),
             },
             Some(m) = inbound.recv() => {
+                st.sync_directory(&mut core).await;
                 let actions = core.on_message(now_ms(), m.peer, m.local, &m.bytes);
                 st.carry_out(&mut core, actions).await;
             }
@@ -225,6 +237,8 @@ struct State {
     bindings: HashMap<String, BindingChange>,
     records: Vec<CallRecord>,
     outcomes: Vec<(u64, u64, Result<(), String>)>,
+    /// Devices that came online or went offline since the last write.
+    presence: HashMap<u64, bool>,
     generation: u64,
     /// Notice deliveries waiting for their outcome.
     notices_in_flight: HashMap<(u64, u64), Millis>,
@@ -262,8 +276,13 @@ impl State {
                     }
                     self.outcomes.push((notice, device, outcome));
                 }
-                Action::DeviceOnline { .. } => self.check_notices = true,
-                Action::DeviceOffline { .. } => {}
+                Action::DeviceOnline { device } => {
+                    self.check_notices = true;
+                    self.presence.insert(device, true);
+                }
+                Action::DeviceOffline { device } => {
+                    self.presence.insert(device, false);
+                }
             }
         }
         if self.bindings.len() + self.records.len() > MAX_PENDING {
@@ -298,52 +317,60 @@ impl State {
 
     /// Writes pending bindings, records and notice outcomes (one write each kind).
     async fn flush(&mut self) {
-        if self.bindings.is_empty() && self.records.is_empty() && self.outcomes.is_empty() {
+        let p = self.take_pending();
+        if p.is_empty() {
             return;
         }
-        let bindings: Vec<BindingChange> = self.bindings.drain().map(|(_, c)| c).collect();
-        let records = std::mem::take(&mut self.records);
-        let outcomes = std::mem::take(&mut self.outcomes);
         let app = self.app.clone();
-        let r = tokio::task::spawn_blocking(move || {
-            write_pending(&app, &bindings, &records, &outcomes)
-        })
-        .await;
+        let r = tokio::task::spawn_blocking(move || write_pending(&app, &p)).await;
         if let Ok(Err(e)) = r {
             tracing::warn!(error = %e, "SIP state could not be written");
+        }
+    }
+
+    fn take_pending(&mut self) -> Pending {
+        Pending {
+            bindings: self.bindings.drain().map(|(_, c)| c).collect(),
+            records: std::mem::take(&mut self.records),
+            outcomes: std::mem::take(&mut self.outcomes),
+            presence: self.presence.drain().collect(),
+        }
+    }
+
+    /// Rebuilds the directory when the configuration changed since it was loaded, so a device
+    /// added a moment ago can register at once.
+    async fn sync_directory(&mut self, core: &mut Core) {
+        let g = self.app.store.generation();
+        if g == self.generation {
+            return;
+        }
+        self.generation = g;
+        let app = self.app.clone();
+        match tokio::task::spawn_blocking(move || Directory::load(&app)).await {
+            Ok(Ok(dir)) => {
+                let actions = core.set_directory(dir, now_ms());
+                Box::pin(self.carry_out(core, actions)).await;
+                self.check_notices = true;
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "SIP directory could not be loaded"),
+            Err(e) => tracing::warn!(error = %e, "SIP directory load failed"),
         }
     }
 
     async fn housekeeping(&mut self, core: &mut Core) {
         // Write behind, without holding the core up.
         if self.flushing.as_ref().is_none_or(|h| h.is_finished()) {
-            let bindings: Vec<BindingChange> = self.bindings.drain().map(|(_, c)| c).collect();
-            let records = std::mem::take(&mut self.records);
-            let outcomes = std::mem::take(&mut self.outcomes);
-            if !(bindings.is_empty() && records.is_empty() && outcomes.is_empty()) {
+            let p = self.take_pending();
+            if !p.is_empty() {
                 let app = self.app.clone();
                 self.flushing = Some(tokio::task::spawn_blocking(move || {
-                    if let Err(e) = write_pending(&app, &bindings, &records, &outcomes) {
+                    if let Err(e) = write_pending(&app, &p) {
                         tracing::warn!(error = %e, "SIP state could not be written");
                     }
                 }));
             }
         }
-        // The configuration changed: rebuild the directory.
-        let g = self.app.store.generation();
-        if g != self.generation {
-            self.generation = g;
-            let app = self.app.clone();
-            match tokio::task::spawn_blocking(move || Directory::load(&app)).await {
-                Ok(Ok(dir)) => {
-                    let actions = core.set_directory(dir, now_ms());
-                    Box::pin(self.carry_out(core, actions)).await;
-                    self.check_notices = true;
-                }
-                Ok(Err(e)) => tracing::warn!(error = %e, "SIP directory could not be loaded"),
-                Err(e) => tracing::warn!(error = %e, "SIP directory load failed"),
-            }
-        }
+        self.sync_directory(core).await;
         // Notices: every 5 s, and at once when a device came online or the configuration changed.
         let now = now_ms();
         if self.check_notices || (now / 1000) % 5 == 0 {
@@ -377,15 +404,28 @@ impl State {
     }
 }
 
-fn write_pending(
-    app: &App,
-    bindings: &[BindingChange],
-    records: &[CallRecord],
-    outcomes: &[(u64, u64, Result<(), String>)],
-) -> crate::error::Result<()> {
-    location::persist(app, bindings)?;
-    crate::records::calls::append(app, records)?;
-    for (notice, device, outcome) in outcomes {
+/// What the service writes behind, in one batch.
+struct Pending {
+    bindings: Vec<BindingChange>,
+    records: Vec<CallRecord>,
+    outcomes: Vec<(u64, u64, Result<(), String>)>,
+    presence: Vec<(u64, bool)>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.bindings.is_empty()
+            && self.records.is_empty()
+            && self.outcomes.is_empty()
+            && self.presence.is_empty()
+    }
+}
+
+fn write_pending(app: &App, p: &Pending) -> crate::error::Result<()> {
+    location::persist(app, &p.bindings)?;
+    crate::records::calls::append(app, &p.records)?;
+    crate::intercom::devices::set_online(app, &p.presence, crate::time::now())?;
+    for (notice, device, outcome) in &p.outcomes {
         if let Err(e) = crate::intercom::notices::report(app, *notice, *device, outcome.clone()) {
             tracing::debug!(notice, device, error = %e, "notice outcome not recorded");
         }
