@@ -2,8 +2,9 @@
 //! way the SIP service stores them (the test-only insertion route calls the same `append`), then
 //! every filter (device, time range, status), paging newest first, a manager client's missed
 //! calls, bad filters naming their field, retention, roles (operators read), the test route
-//! closed without test hooks, the registered-device list with a device offline and one online
-//! (its binding restored from the store at start) on the API and the "Devices online" page, and
+//! closed without test hooks, the registered-device list with manager clients offline and one
+//! online once its softphone (SIPp, digest auth) registered, on the API and the "Devices online"
+//! page, and
 //! 503 (JSON for the API, a page saying so) when no SIP service runs.
 
 mod common;
@@ -44,7 +45,8 @@ async fn device(s: &Server, t: &str, name: &str, kind: &str, number: &str) -> u6
     v["id"].as_u64().unwrap()
 }
 
-async fn register_manager(s: &Server, t: &str, device: u64) {
+/// Gives a manager client its registration; returns its SIP password (shown this once).
+async fn register_manager(s: &Server, t: &str, device: u64) -> String {
     let (st, v) = call(
         s,
         t,
@@ -54,6 +56,41 @@ async fn register_manager(s: &Server, t: &str, device: u64) {
     )
     .await;
     assert_eq!(st, StatusCode::CREATED, "{v}");
+    v["sip_password"].as_str().unwrap().to_owned()
+}
+
+/// Registers `user` with `password` for `expires` seconds through SIPp (tests/sip/register.xml,
+/// digest auth) from `port`; panics with SIPp's trace when it fails.
+fn sipp_register(sip: std::net::SocketAddr, user: &str, password: &str, expires: u32, port: u16) {
+    let dir = tempfile::tempdir().unwrap();
+    let inf = dir.path().join("users.csv");
+    std::fs::write(&inf, format!("SEQUENTIAL\n{user};{password};{expires}\n")).unwrap();
+    let scenario = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sip/register.xml");
+    let out = std::process::Command::new("sipp")
+        .arg(sip.to_string())
+        .arg("-sf")
+        .arg(&scenario)
+        .arg("-inf")
+        .arg(&inf)
+        .args(["-m", "1", "-timeout", "20s", "-timeout_error"])
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-nostdin",
+            "-trace_err",
+        ])
+        .args(["-au", "[field0]", "-ap", "[field1]"])
+        .current_dir(dir.path())
+        .output()
+        .expect("sipp is missing: apt-get install sip-tester");
+    assert!(
+        out.status.success(),
+        "sipp REGISTER of {user} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// 2027-01-15T08:00:00Z in ms.
@@ -448,24 +485,26 @@ async fn test_insert_is_closed_without_test_hooks() {
     );
 }
 
-/// A registered manager client is listed offline with no contact; a binding stored before a
-/// restart (as the registrar writes it) makes its device online with contact, transport, source,
-/// user agent and expiry.
+/// Manager clients with a registration are listed offline with no contact until one's softphone
+/// (SIPp, digest auth as its device number) registers: then it is online with its contact,
+/// transport, source, user agent and expiry, on the API and on the "Devices online" page.
 #[tokio::test]
-async fn registrations_list_offline_and_online_devices() {
+async fn manager_softphone_registers_and_shows_online() {
     let s = Server::start(&[]);
+    let sip = s.sip.expect("SIP address in the log");
     setup(&s).await;
     let t = admin_token(&s).await;
     let desk = device(&s, &t, "Desk", "manager_client", "7001").await;
     let night = device(&s, &t, "Night desk", "manager_client", "7002").await;
     device(&s, &t, "Not registered", "manager_client", "7003").await;
-    register_manager(&s, &t, desk).await;
+    let desk_pw = register_manager(&s, &t, desk).await;
     register_manager(&s, &t, night).await;
 
     let v = get(&s, &t, "/api/v1/sip/registrations").await;
     assert_eq!(
         (v["known_devices"].as_u64(), v["online_devices"].as_u64()),
-        (Some(2), Some(0))
+        (Some(2), Some(0)),
+        "{v}"
     );
     let d = &v["devices"][0];
     assert_eq!(
@@ -485,44 +524,13 @@ async fn registrations_list_offline_and_online_devices() {
         (Some("manager_client"), Some("47001"))
     );
 
-    // a binding of the desk's softphone, stored while Gatehouse is stopped, read back at start
-    let dir = s.data_dir.clone();
-    let mut s = s;
-    let tmp = s.take_tmp();
-    drop(s);
-    let phone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+    // the desk's softphone registers as its number, for 300 s
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
         .unwrap()
-        .as_millis() as u64;
-    {
-        let app = gatehouse::app::App::open(gatehouse::config::Config {
-            data_dir: dir.clone(),
-            ..Default::default()
-        })
-        .unwrap();
-        let b = gatehouse::sip::location::Binding {
-            device: desk,
-            contact: format!("sip:47001@{}", phone.local_addr().unwrap()),
-            peer: gatehouse::sip::core::Peer {
-                transport: gatehouse::sip::core::Transport::Udp,
-                addr: phone.local_addr().unwrap(),
-            },
-            expires_at: now + 3_000_000,
-            user_agent: "Softphone/1.0".into(),
-            call_id: "c1".into(),
-            cseq: 1,
-            since: now - 60_000,
-            last_seen: now,
-        };
-        gatehouse::sip::location::persist(
-            &app,
-            &[gatehouse::sip::location::BindingChange::Upsert(b)],
-        )
-        .unwrap();
-    }
-    let s = Server::start_in(&dir, &[]);
-    let t = admin_token(&s).await;
+        .local_addr()
+        .unwrap()
+        .port();
+    sipp_register(sip, "7001", &desk_pw, 300, port);
     let v = get(&s, &t, "/api/v1/sip/registrations").await;
     assert_eq!(
         (v["known_devices"].as_u64(), v["online_devices"].as_u64()),
@@ -536,17 +544,16 @@ async fn registrations_list_offline_and_online_devices() {
         "{v}"
     );
     let b = &d["bindings"][0];
-    assert_eq!(
-        b["contact"],
-        format!("sip:47001@{}", phone.local_addr().unwrap())
-    );
+    let contact = format!("sip:7001@127.0.0.1:{port}");
+    assert_eq!(b["contact"], contact, "{b}");
     assert_eq!(
         (b["transport"].as_str(), b["user_agent"].as_str()),
-        (Some("udp"), Some("Softphone/1.0"))
+        (Some("udp"), Some("sipp-register")),
+        "{b}"
     );
-    assert_eq!(b["source"], phone.local_addr().unwrap().to_string());
+    assert_eq!(b["source"], format!("127.0.0.1:{port}"), "{b}");
     let left = b["expires_in"].as_u64().unwrap();
-    assert!((2_900..=3_000).contains(&left), "{b}");
+    assert!((280..=300).contains(&left), "{b}");
     assert!(b["expires"].as_str().unwrap().ends_with('Z'), "{b}");
     assert_eq!(
         (
@@ -566,8 +573,8 @@ async fn registrations_list_offline_and_online_devices() {
         .await
         .unwrap();
     for want in [
-        format!("sip:47001@{}", phone.local_addr().unwrap()),
-        "Softphone/1.0".into(),
+        contact.clone(),
+        "sipp-register".into(),
         "UDP".into(),
         "online".into(),
         format!("id=\"sip-device-{night}\""),
@@ -578,8 +585,6 @@ async fn registrations_list_offline_and_online_devices() {
         html.contains("<strong id=\"online-count\">1</strong>"),
         "{html}"
     );
-    drop(s);
-    drop(tmp);
 }
 
 /// Without a running SIP service the status routes answer 503 with a JSON error; the records

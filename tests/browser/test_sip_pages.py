@@ -1,15 +1,21 @@
 """Drives the SIP pages (issue 6 item 6; manual 4 and 5) in headless Chromium on a fresh gatehouse
 started with test hooks: set up and sign in; add two manager clients and a door station, register
 one manager client's softphone on the dial page (type "Manager client", its number is its device
-number, the SIP password shown once) and the other through the API; store 65 call records the way
+number, the SIP password shown once) and the other through the API; the desk's softphone (SIPp,
+digest auth) registers with that password; store 65 call records the way
 the SIP service stores them (the test-only insertion route); then the call records page (newest
 first, 50 a page and the next page, filters by device and status, by time range typed into the
-form, a manager client's missed calls), "Devices online" (both manager clients listed offline with
-their numbers) and "Live calls" (none), reached from the start page's section 4. A screenshot per
+form, a manager client's missed calls), "Devices online" (the desk online with its contact and user
+agent, the night desk offline) and "Live calls" (none), reached from the start page's section 4. A screenshot per
 step goes to $SCREENSHOT_DIR (names start with `sip-`).
 """
 
 import importlib.util
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -74,6 +80,38 @@ class Api:
         return r.json()
 
 
+def sipp_register(sip, user, password, expires=300):
+    """Registers `user` through SIPp (tests/sip/register.xml, digest auth); returns its port."""
+    sipp = shutil.which("sipp")
+    assert sipp, "sipp is missing: apt-get install sip-tester"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    work = tempfile.mkdtemp(prefix="gatehouse-sipp-")
+    try:
+        inf = Path(work) / "users.csv"
+        inf.write_text(f"SEQUENTIAL\n{user};{password};{expires}\n")
+        scenario = Path(__file__).resolve().parents[1] / "sip" / "register.xml"
+        run = subprocess.run(
+            [sipp, sip, "-sf", str(scenario), "-inf", str(inf), "-m", "1", "-timeout", "20s",
+             "-timeout_error", "-i", "127.0.0.1", "-p", str(port), "-nostdin",
+             "-au", "[field0]", "-ap", "[field1]"],
+            cwd=work, capture_output=True, text=True, timeout=60,
+        )
+        assert run.returncode == 0, f"sipp REGISTER failed:\n{run.stdout}\n{run.stderr}"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return port
+
+
+def sip_address(g):
+    for line in g.lines:
+        m = re.search(r"SIP listening on udp://(\S+)", line)
+        if m:
+            return m.group(1)
+    raise AssertionError("no 'SIP listening' line in the log:\n" + "".join(g.lines))
+
+
 def local(ms):
     """What a datetime-local input holds for `ms` (UTC, to the minute)."""
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M")
@@ -98,8 +136,10 @@ def test_call_records_devices_online_and_live_calls(hooked, browser):
     assert s.text("shown-number") == "7001"
     assert len(s.text("sip-password")) == 20
     assert "7001" in s.text("dial-manager")
+    desk_password = s.text("sip-password")
     s.shot("manager-registered")
     api.post("/api/v1/registrations", {"device": night, "type": "manager"})
+    phone_port = sipp_register(sip_address(hooked), "7001", desk_password)
 
     # 65 records: five of interest three days ago, then 60 answered calls.
     now = int(time.time() * 1000)
@@ -188,14 +228,16 @@ def test_call_records_devices_online_and_live_calls(hooked, browser):
     assert "2026-11-30" in s.text("error")
     s.shot("records-bad-filter")
 
-    # Devices online: both manager clients, offline (no softphone registered here).
+    # Devices online: the desk's softphone registered, the night desk's not.
     s.d.get(s.base + "/section/intercom")
     reloads(s, lambda: s.d.find_element(By.CSS_SELECTOR, "table.parts a[href='/sip/devices']").click())
     s.at("/sip/devices")
-    assert s.text("online-count") == "0" and s.text("known-count") == "2"
+    assert s.text("online-count") == "1" and s.text("known-count") == "2"
     row = s.text(f"sip-device-{desk}")
-    assert "Desk" in row and "7001" in row and "offline" in row, row
-    assert "7002" in s.text(f"sip-device-{night}")
+    for want in ("Desk", "7001", "online", f"sip:7001@127.0.0.1:{phone_port}", "UDP", "sipp-register"):
+        assert want in row, (want, row)
+    row = s.text(f"sip-device-{night}")
+    assert "7002" in row and "offline" in row, row
     no_horizontal_scroll(s.d)
     s.shot("devices-online")
     reloads(s, lambda: s.d.find_element(By.CSS_SELECTOR, f"#sip-device-{desk} a").click())

@@ -138,7 +138,7 @@ async fn devices_page(_: SetUp, State(app): State<Arc<App>>, caller: PageCaller)
                                         td { (format!("{:?}", b.transport).to_uppercase()) }
                                         td { code { (b.source) } }
                                         td { (b.user_agent) }
-                                        td.nowrap { (shown(&b.expires)) br; small.muted { "in " (seconds(b.expires_in)) } }
+                                        td.nowrap title=(shown(&b.expires)) { "in " (seconds(b.expires_in)) br; small.muted { (shown(&b.expires).get(11..).unwrap_or_default()) } }
                                     } @else {
                                         td.muted { "—" } td {} td {} td {} td {}
                                     }
