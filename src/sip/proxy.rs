@@ -649,11 +649,7 @@ fn start_branch(core: &mut Core, now: Millis, id: u64, t: Target, out: &mut Vec<
     let Some(call) = core.proxy.calls.get(&id) else {
         return;
     };
-    let local_ip = core
-        .proxy
-        .own(call.upstream.transport, call.upstream.addr.ip())
-        .ip();
-    let me = core.proxy.own(t.peer.transport, local_ip);
+    let me = core.proxy.own(t.peer.transport, call.local);
     let via = format!(
         "SIP/2.0/{} {};branch={};rport",
         t.peer.transport.via_name(),
