@@ -263,7 +263,10 @@ impl State {
                     };
                     self.bindings.insert(key, c);
                 }
-                Action::CallEnded(r) => self.records.push(r),
+                Action::CallEnded(r) => {
+                    tracing::info!(call_id = %r.call_id, caller = %r.caller_number, dialled = %r.callee_number, status = ?r.status, code = r.sip_code, answered_by = ?r.answered_by, "call ended");
+                    self.records.push(r)
+                }
                 Action::NoticeOutcome {
                     notice,
                     device,
