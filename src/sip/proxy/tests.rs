@@ -91,6 +91,7 @@ fn core() -> Core {
         max_expires: 3600,
         server: "GH".into(),
         secret: [7; 32],
+        digest_algorithms: vec!["MD5", "SHA-256"],
     };
     Core::new(cfg, dir, bindings, T0)
 }
