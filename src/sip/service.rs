@@ -131,6 +131,7 @@ pub async fn run(
         records: Vec::new(),
         outcomes: Vec::new(),
         presence: HashMap::new(),
+        local_ips: HashMap::new(),
         generation: app.store.generation(),
         notices_in_flight: HashMap::new(),
         notice_retry: HashMap::new(),
@@ -165,7 +166,7 @@ pub async fn run(
             r = st.udp.recv_from(&mut buf) => match r {
                 Ok((n, from)) => {
                     st.sync_directory(&mut core).await;
-                    let local = st.udp.local_addr().unwrap_or(from);
+                    let local = st.local_for(from);
                     let peer = Peer { transport: Transport::Udp, addr: from };
                     let actions = core.on_message(now_ms(), peer, local, &buf[..n]);
                     st.carry_out(&mut core, actions).await;
@@ -239,6 +240,8 @@ struct State {
     outcomes: Vec<(u64, u64, Result<(), String>)>,
     /// Devices that came online or went offline since the last write.
     presence: HashMap<u64, bool>,
+    /// Our own address towards each peer address (see `local_for`).
+    local_ips: HashMap<std::net::IpAddr, std::net::IpAddr>,
     generation: u64,
     /// Notice deliveries waiting for their outcome.
     notices_in_flight: HashMap<(u64, u64), Millis>,
@@ -263,7 +266,10 @@ impl State {
                     };
                     self.bindings.insert(key, c);
                 }
-                Action::CallEnded(r) => self.records.push(r),
+                Action::CallEnded(r) => {
+                    tracing::info!(call_id = %r.call_id, caller = %r.caller_number, dialled = %r.callee_number, status = ?r.status, code = r.sip_code, answered_by = ?r.answered_by, "call ended");
+                    self.records.push(r)
+                }
                 Action::NoticeOutcome {
                     notice,
                     device,
@@ -325,6 +331,42 @@ impl State {
         let r = tokio::task::spawn_blocking(move || write_pending(&app, &p)).await;
         if let Ok(Err(e)) = r {
             tracing::warn!(error = %e, "SIP state could not be written");
+        }
+    }
+
+    /// Our address as `from` sees it. A socket bound to every address (0.0.0.0, as on the box)
+    /// does not say which one a datagram came in on; the address the kernel would send to
+    /// `from` from is the one a LAN device reaches us at (cached per peer address, bounded).
+    fn local_for(&mut self, from: SocketAddr) -> SocketAddr {
+        let bound = match self.udp.local_addr() {
+            Ok(a) => a,
+            Err(_) => return from,
+        };
+        if !bound.ip().is_unspecified() {
+            return bound;
+        }
+        if let Some(ip) = self.local_ips.get(&from.ip()) {
+            return SocketAddr::new(*ip, bound.port());
+        }
+        let probe = |from: SocketAddr| -> std::io::Result<std::net::IpAddr> {
+            let any: SocketAddr = if from.is_ipv4() {
+                ([0, 0, 0, 0], 0).into()
+            } else {
+                (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+            };
+            let s = std::net::UdpSocket::bind(any)?;
+            s.connect(from)?; // picks a route; sends nothing
+            Ok(s.local_addr()?.ip())
+        };
+        match probe(from) {
+            Ok(ip) => {
+                if self.local_ips.len() >= 4096 {
+                    self.local_ips.clear();
+                }
+                self.local_ips.insert(from.ip(), ip);
+                SocketAddr::new(ip, bound.port())
+            }
+            Err(_) => bound,
         }
     }
 
