@@ -4,7 +4,7 @@
 //! calls, bad filters naming their field, retention, roles (operators read), the test route
 //! closed without test hooks, the registered-device list with manager clients offline and one
 //! online once its softphone (SIPp, digest auth) registered, on the API and the "Devices online"
-//! page, and
+//! page, calls between two softphones through the proxy (busy, answered) listed as records, and
 //! 503 (JSON for the API, a page saying so) when no SIP service runs.
 
 mod common;
@@ -59,20 +59,29 @@ async fn register_manager(s: &Server, t: &str, device: u64) -> String {
     v["sip_password"].as_str().unwrap().to_owned()
 }
 
-/// Registers `user` with `password` for `expires` seconds through SIPp (tests/sip/register.xml,
-/// digest auth) from `port`; panics with SIPp's trace when it fails.
-fn sipp_register(sip: std::net::SocketAddr, user: &str, password: &str, expires: u32, port: u16) {
-    let dir = tempfile::tempdir().unwrap();
-    let inf = dir.path().join("users.csv");
-    std::fs::write(&inf, format!("SEQUENTIAL\n{user};{password};{expires}\n")).unwrap();
-    let scenario = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sip/register.xml");
-    let out = std::process::Command::new("sipp")
-        .arg(sip.to_string())
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A SIPp command for the scenario `name` of tests/sip on local `port`, run in `dir`.
+fn sipp_command(
+    sip: std::net::SocketAddr,
+    dir: &std::path::Path,
+    name: &str,
+    port: u16,
+) -> std::process::Command {
+    let scenario = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sip")
+        .join(name);
+    let mut c = std::process::Command::new("sipp");
+    c.arg(sip.to_string())
         .arg("-sf")
-        .arg(&scenario)
-        .arg("-inf")
-        .arg(&inf)
-        .args(["-m", "1", "-timeout", "20s", "-timeout_error"])
+        .arg(scenario)
+        .args(["-m", "1", "-timeout", "30s", "-timeout_error"])
         .args([
             "-i",
             "127.0.0.1",
@@ -81,16 +90,73 @@ fn sipp_register(sip: std::net::SocketAddr, user: &str, password: &str, expires:
             "-nostdin",
             "-trace_err",
         ])
+        .current_dir(dir);
+    c
+}
+
+/// Runs the UAC scenario `name` from `port` with `row` (`user;password;…`) as its injection file
+/// and the digest credentials from it; panics with SIPp's output when it fails.
+fn sipp_uac(sip: std::net::SocketAddr, name: &str, row: &str, port: u16) {
+    let dir = tempfile::tempdir().unwrap();
+    let inf = dir.path().join("users.csv");
+    std::fs::write(&inf, format!("SEQUENTIAL\n{row}\n")).unwrap();
+    let out = sipp_command(sip, dir.path(), name, port)
+        .arg("-inf")
+        .arg(&inf)
         .args(["-au", "[field0]", "-ap", "[field1]"])
-        .current_dir(dir.path())
         .output()
         .expect("sipp is missing: apt-get install sip-tester");
     assert!(
         out.status.success(),
-        "sipp REGISTER of {user} failed:\n{}{}",
+        "sipp {name} ({row}) failed:\n{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Registers `user` with `password` for `expires` seconds through SIPp (tests/sip/register.xml,
+/// digest auth) from `port`.
+fn sipp_register(sip: std::net::SocketAddr, user: &str, password: &str, expires: u32, port: u16) {
+    sipp_uac(
+        sip,
+        "register.xml",
+        &format!("{user};{password};{expires}"),
+        port,
+    );
+}
+
+/// A SIPp UAS playing `name` on `port` until its scenario ends (killed when dropped).
+struct Uas(std::process::Child, #[allow(dead_code)] tempfile::TempDir);
+
+impl Uas {
+    fn start(sip: std::net::SocketAddr, name: &str, port: u16) -> Uas {
+        let dir = tempfile::tempdir().unwrap();
+        let child = sipp_command(sip, dir.path(), name, port)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("sipp is missing: apt-get install sip-tester");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        Uas(child, dir)
+    }
+
+    fn finish(mut self) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+        while std::time::Instant::now() < deadline {
+            if let Some(st) = self.0.try_wait().unwrap() {
+                return st.success();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        false
+    }
+}
+
+impl Drop for Uas {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// 2027-01-15T08:00:00Z in ms.
@@ -642,4 +708,95 @@ async fn sip_status_is_503_without_the_service() {
             );
         }
     }
+}
+
+/// Calls between two manager clients' softphones through the proxy (SIPp agents with digest
+/// auth) end as call records the API lists: a busy one, then an answered one, with names,
+/// numbers, who answered and the duration; the callee's records by device.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_through_the_proxy_are_recorded() {
+    let s = Server::start(&[]);
+    let sip = s.sip.expect("SIP address in the log");
+    setup(&s).await;
+    let t = admin_token(&s).await;
+    let desk = device(&s, &t, "Desk", "manager_client", "7001").await;
+    let night = device(&s, &t, "Night desk", "manager_client", "7002").await;
+    let desk_pw = register_manager(&s, &t, desk).await;
+    let night_pw = register_manager(&s, &t, night).await;
+    // The service reloads its directory within a second of a change.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let desk_port = free_udp_port();
+    sipp_uac(
+        sip,
+        "register_contact.xml",
+        &format!("7001;{desk_pw};3600;127.0.0.1:{desk_port}"),
+        free_udp_port(),
+    );
+    let caller_row = format!("7002;{night_pw};7001");
+
+    let records = |want: u64| {
+        let s = &s;
+        let t = &t;
+        async move {
+            for _ in 0..50 {
+                let p = get(s, t, &format!("/api/v1/records/calls?device={desk}")).await;
+                if p["total"].as_u64() == Some(want) {
+                    return p;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            panic!("no {want} call records of the desk in 10 s");
+        }
+    };
+
+    // busy
+    let uas = Uas::start(sip, "callee_busy.xml", desk_port);
+    sipp_uac(sip, "caller_busy.xml", &caller_row, free_udp_port());
+    assert!(
+        uas.finish(),
+        "the desk's UAS did not see its busy call through"
+    );
+    let p = records(1).await;
+    let r = &p["records"][0];
+    assert_eq!(
+        r["caller"],
+        json!({"device": night, "name": "Night desk", "number": "7002"})
+    );
+    assert_eq!(r["callee_number"], "7001");
+    assert_eq!(
+        r["callee_devices"],
+        json!([{"device": desk, "name": "Desk", "number": "7001"}])
+    );
+    assert_eq!(
+        (r["status"].as_str(), r["sip_code"].as_u64()),
+        (Some("busy"), Some(486)),
+        "{r}"
+    );
+    assert_eq!(r["answered_by"], Value::Null);
+
+    // answered, then hung up by the caller
+    let uas = Uas::start(sip, "callee_answer.xml", desk_port);
+    sipp_uac(sip, "caller.xml", &caller_row, free_udp_port());
+    assert!(uas.finish(), "the desk's UAS did not see its call through");
+    let p = records(2).await;
+    let r = &p["records"][0];
+    assert_eq!(
+        (r["status"].as_str(), r["sip_code"].as_u64()),
+        (Some("answered"), Some(200)),
+        "{r}"
+    );
+    assert_eq!(r["answered_by"]["name"], "Desk", "{r}");
+    assert!(r["answered"].as_str().unwrap().ends_with('Z'), "{r}");
+    assert!(r["duration_seconds"].as_u64().is_some(), "{r}");
+    assert_eq!(p["records"][1]["status"], "busy");
+    // neither is a missed call of the desk; the caller's records are the same two
+    let m = get(
+        &s,
+        &t,
+        &format!("/api/v1/records/calls/missed?device={desk}"),
+    )
+    .await;
+    assert_eq!(m["total"], 0, "{m}");
+    let c = get(&s, &t, &format!("/api/v1/records/calls?device={night}")).await;
+    assert_eq!(c["total"], 2, "{c}");
 }
