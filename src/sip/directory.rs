@@ -103,8 +103,15 @@ impl Directory {
             let Some(d) = devices.get(&r.device) else {
                 continue;
             };
-            let Some(password) = registrations::sip_password(app, r.device)? else {
-                continue;
+            // A password that cannot be opened (a damaged record, a seal key from another
+            // box) leaves that device unable to register, not the whole building.
+            let password = match registrations::sip_password(app, r.device) {
+                Ok(Some(p)) => p,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(device = r.device, error = %e, "SIP password unreadable; the device cannot register");
+                    continue;
+                }
             };
             let (building, unit, room) = match &r.kind {
                 RegistrationKind::Vth { room, .. } => match org.rooms.get(room) {
