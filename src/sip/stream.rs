@@ -256,3 +256,105 @@ async fn write<W: AsyncWrite + Unpin>(wr: &mut W, bytes: &[u8]) -> bool {
         Ok(Ok(()))
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn streams(idle: Duration) -> (Arc<Streams>, mpsc::Receiver<Inbound>, Connections) {
+        let (tx, rx) = mpsc::channel(16);
+        let connections = Connections::default();
+        (
+            Streams::new(tx, connections.clone(), 4, idle),
+            rx,
+            connections,
+        )
+    }
+
+    const MSG: &[u8] = b"OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1;branch=z9hG4bK1\r\nl: 0\r\n\r\n";
+
+    #[tokio::test]
+    async fn sends_to_a_peer_without_connection_on_a_new_one() {
+        let (s, mut inbound, connections) = streams(Duration::from_secs(60));
+        let device = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = Peer {
+            transport: Transport::Tcp,
+            addr: device.local_addr().unwrap(),
+        };
+        s.open(peer, b"first".to_vec());
+        // A second message while connecting waits in the same queue: one connection only.
+        s.open(peer, b"second".to_vec());
+        let (mut conn, _) = tokio::time::timeout(Duration::from_secs(5), device.accept())
+            .await
+            .unwrap()
+            .unwrap();
+        let mut got = Vec::new();
+        while got.len() < b"firstsecond".len() {
+            let mut buf = [0u8; 64];
+            let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(n > 0, "closed early");
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, b"firstsecond");
+        // What the device sends back on it reaches the core as from that peer.
+        conn.write_all(MSG).await.unwrap();
+        let m = tokio::time::timeout(Duration::from_secs(5), inbound.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((m.peer, m.bytes.as_slice()), (peer, MSG));
+        // Closed by the device: the entry goes.
+        drop(conn);
+        for _ in 0..100 {
+            if connections.lock().unwrap().is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("closed connection still registered");
+    }
+
+    #[tokio::test]
+    async fn refused_connect_and_tls_are_dropped_and_idle_connections_closed() {
+        let (s, _inbound, connections) = streams(Duration::from_millis(200));
+        // Nobody listens there: the entry is removed again.
+        let gone = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = gone.local_addr().unwrap();
+        drop(gone);
+        s.open(
+            Peer {
+                transport: Transport::Tcp,
+                addr,
+            },
+            b"x".to_vec(),
+        );
+        s.open(
+            Peer {
+                transport: Transport::Tls,
+                addr,
+            },
+            b"x".to_vec(),
+        );
+        for _ in 0..100 {
+            if connections.lock().unwrap().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(connections.lock().unwrap().is_empty());
+        // An accepted connection with no traffic is closed after the idle time.
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(s.clone().serve(l, None, std::future::pending()));
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        let mut buf = [0u8; 8];
+        let r = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf)).await;
+        assert!(
+            matches!(r, Ok(Ok(0)) | Ok(Err(_))),
+            "idle connection kept: {r:?}"
+        );
+    }
+}
