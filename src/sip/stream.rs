@@ -1,6 +1,7 @@
 //! SIP over TCP (`--sip-addr`) and TLS (`--sips-addr`, rustls with the box certificate): accept
 //! loops with a bound on open connections, RFC 3261 §18.3 framing by Content-Length (through the
-//! sans-IO [`super::framing::Framer`]), RFC 5626 keep-alive pongs, an idle timeout, and the
+//! sans-IO [`super::framing::Framer`]), RFC 5626 keep-alive pongs, an idle timeout (and a short
+//! one for the first message), and the
 //! bounded per-connection send queues the service writes to (registered in
 //! [`super::service::Connections`] under the peer's transport and address). When the core sends
 //! to a TCP peer that has no open connection, [`Streams::open`] dials one. Owns the stream
@@ -30,6 +31,9 @@ const READ_CHUNK: usize = 8 * 1024;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection must bring its first complete message within this time (no slow-loris holding
+/// a place for the whole idle timeout).
+const FIRST_MESSAGE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What the accept loops, the connections and the service's dialer share.
 pub struct Streams {
@@ -199,9 +203,16 @@ impl Streams {
         let (mut rd, mut wr) = tokio::io::split(stream);
         let mut framer = Framer::sip();
         let mut buf = vec![0u8; READ_CHUNK];
+        let first_by = tokio::time::Instant::now() + FIRST_MESSAGE_TIMEOUT.min(self.idle);
+        let mut framed_one = false;
         let why = 'conn: loop {
+            let wait = if framed_one {
+                self.idle
+            } else {
+                first_by.saturating_duration_since(tokio::time::Instant::now())
+            };
             tokio::select! {
-                r = tokio::time::timeout(self.idle, rd.read(&mut buf)) => {
+                r = tokio::time::timeout(wait, rd.read(&mut buf)) => {
                     let n = match r {
                         Err(_) => break 'conn "idle",
                         Ok(Ok(0)) => break 'conn "closed by peer",
@@ -218,6 +229,7 @@ impl Streams {
                                 }
                             }
                             Ok(Some(Frame::Message(bytes))) => {
+                                framed_one = true;
                                 let m = Inbound { peer, local, bytes };
                                 if self.inbound.send(m).await.is_err() {
                                     break 'conn "service stopped";
@@ -232,6 +244,8 @@ impl Streams {
                 }
                 m = rx.recv() => match m {
                     Some(bytes) => {
+                        // We opened it (or answer on it): the peer owes us no first message.
+                        framed_one = true;
                         if !write(&mut wr, &bytes).await {
                             break 'conn "write failed";
                         }
