@@ -1,12 +1,11 @@
 //! SIP over TCP (`--sip-addr`) and TLS (`--sips-addr`, rustls with the box certificate): accept
 //! loops with a bound on open connections, RFC 3261 §18.3 framing by Content-Length (through the
 //! sans-IO [`super::framing::Framer`]), RFC 5626 keep-alive pongs, an idle timeout (and a short
-//! one for the first message), and the
-//! bounded per-connection send queues the service writes to (registered in
-//! [`super::service::Connections`] under the peer's transport and address). When the core sends
-//! to a TCP peer that has no open connection, [`Streams::open`] dials one. Owns the stream
-//! sockets only: every framed message goes to the core through the service's inbound channel;
-//! no protocol rule lives here.
+//! one for the first message), and the bounded per-connection send queues the service writes to
+//! (registered in [`super::service::Connections`] under the peer's transport and address). When
+//! the core sends to a TCP peer that has no open connection, [`Streams::open`] dials one. Owns
+//! the stream sockets only: every framed message goes to the core through the service's inbound
+//! channel; no protocol rule lives here.
 
 use std::future::Future;
 use std::net::SocketAddr;
