@@ -18,7 +18,9 @@ pub struct Binding {
     pub device: u64,
     /// The Contact URI as registered, e.g. `sip:21120121115@192.168.1.50:5060`.
     pub contact: String,
-    /// Where the REGISTER came from: requests for this contact go there (NAT-safe, RFC 3581).
+    /// Where requests for this contact go: over UDP the contact's own IP address and port, over
+    /// TCP/TLS (or for a contact named by host name) where the REGISTER came from
+    /// (`registrar::contact_target`).
     pub peer: Peer,
     /// When it expires (ms since the epoch).
     pub expires_at: Millis,
@@ -29,6 +31,10 @@ pub struct Binding {
     pub since: Millis,
     /// Last time the device was heard from (REGISTER, keep-alive answer, any request).
     pub last_seen: Millis,
+    /// How the device reaches us (`host:port`), for the Via, From and Record-Route of what we
+    /// send it: our socket's own address, or the host of its REGISTER's Request-URI when the
+    /// socket listens on every address.
+    pub ours: String,
 }
 
 impl Versioned for Binding {
@@ -92,12 +98,10 @@ impl Location {
         self.by_device.is_empty()
     }
 
-    #[allow(dead_code)] // used by the registrar as it lands
     pub(crate) fn device_bindings_mut(&mut self, device: u64) -> &mut Vec<Binding> {
         self.by_device.entry(device).or_default()
     }
 
-    #[allow(dead_code)]
     pub(crate) fn devices_mut(&mut self) -> &mut HashMap<u64, Vec<Binding>> {
         &mut self.by_device
     }
