@@ -78,7 +78,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
     let msg = match rsip::SipMessage::try_from(normalised) {
         Ok(m) => m,
         Err(_) if raw.is_response() => return Err(ParseError::Ignore),
-        Err(_) => return Err(raw.answer(400, "Bad Request", "malformed header value", Vec::new())),
+        Err(_) => return Err(raw.answer(400, "malformed header value", Vec::new())),
     };
     match msg {
         rsip::SipMessage::Request(r) => check_request(r).map(Parsed::Request),
@@ -132,7 +132,7 @@ struct Raw<'a> {
 }
 
 /// A reason to refuse while splitting, applied once the essentials are known.
-type Refusal = (u16, &'static str, &'static str);
+type Refusal = (u16, &'static str);
 
 impl<'a> Raw<'a> {
     fn split(bytes: &'a [u8]) -> Result<Raw<'a>, ParseError> {
@@ -197,7 +197,7 @@ impl<'a> Raw<'a> {
         };
         if broken {
             // Answerable if the essentials are there; otherwise dropped.
-            return Err(raw.answer(400, "Bad Request", "malformed header line", Vec::new()));
+            return Err(raw.answer(400, "malformed header line", Vec::new()));
         }
         // The body is as long as Content-Length says (datagrams may carry more, RFC 3261
         // §18.3); without one, it is the rest of the datagram.
@@ -237,31 +237,31 @@ impl<'a> Raw<'a> {
     fn common_checks(&self) -> Result<(), Refusal> {
         for h in SINGLE {
             if self.all(h).count() > 1 {
-                return Err((400, "Bad Request", "a single-valued header is repeated"));
+                return Err((400, "a single-valued header is repeated"));
             }
         }
         let cseq = self.one("CSeq").unwrap_or("");
         let (num, _) = cseq.split_once([' ', '\t']).unwrap_or((cseq, ""));
         if parse_number(num, (1 << 31) - 1).is_none() {
-            return Err((400, "Bad Request", "CSeq number is not a number below 2^31"));
+            return Err((400, "CSeq number is not a number below 2^31"));
         }
         if let Some(cl) = self.one("Content-Length") {
             if parse_number(cl, u32::MAX as u64).is_none() {
-                return Err((400, "Bad Request", "Content-Length is not a number"));
+                return Err((400, "Content-Length is not a number"));
             }
         }
         if self.short_body {
-            return Err((400, "Bad Request", "body shorter than Content-Length"));
+            return Err((400, "body shorter than Content-Length"));
         }
         for v in self.all("Via") {
             if !via_ok(v) {
-                return Err((400, "Bad Request", "malformed Via"));
+                return Err((400, "malformed Via"));
             }
         }
         for h in ["From", "To"] {
             if let Some(v) = self.one(h) {
                 if !name_addr_ok(v) {
-                    return Err((400, "Bad Request", "malformed From or To"));
+                    return Err((400, "malformed From or To"));
                 }
             }
         }
@@ -269,7 +269,7 @@ impl<'a> Raw<'a> {
             for v in self.all(h) {
                 for item in split_commas(v) {
                     if !(name_addr_ok(item) || (h == "Contact" && item.trim() == "*")) {
-                        return Err((400, "Bad Request", "malformed Contact or Route"));
+                        return Err((400, "malformed Contact or Route"));
                     }
                 }
             }
@@ -302,40 +302,40 @@ impl<'a> Raw<'a> {
             .one("CSeq")
             .and_then(|c| c.split_whitespace().nth(1))
             .unwrap_or("");
-        let refuse = |(code, reason, why): Refusal| Err(self.answer(code, reason, why, Vec::new()));
+        let refuse = |(code, why): Refusal| Err(self.answer(code, why, Vec::new()));
         let [method, uri, version] = parts[..] else {
-            return refuse((400, "Bad Request", "malformed request line"));
+            return refuse((400, "malformed request line"));
         };
         if method.is_empty() || uri.is_empty() || !method.bytes().all(is_token) {
-            return refuse((400, "Bad Request", "malformed request line"));
+            return refuse((400, "malformed request line"));
         }
         if !version.eq_ignore_ascii_case("SIP/2.0") {
-            return refuse((505, "Version Not Supported", "only SIP/2.0"));
+            return refuse((505, "only SIP/2.0"));
         }
         if uri.contains(['<', '>', '"']) {
-            return refuse((400, "Bad Request", "malformed Request-URI"));
+            return refuse((400, "malformed Request-URI"));
         }
         let scheme = uri.split_once(':').map(|(s, _)| s).unwrap_or("");
         if !SCHEMES.iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
-            return refuse((416, "Unsupported URI Scheme", "Request-URI scheme"));
+            return refuse((416, "Request-URI scheme"));
         }
         // `?` may appear in the user part; after it, it starts URI headers (not allowed here).
         let host_part = uri.rsplit_once('@').map_or(uri, |(_, h)| h);
         if host_part.contains('?') && !scheme.eq_ignore_ascii_case("tel") {
-            return refuse((400, "Bad Request", "headers in the Request-URI"));
+            return refuse((400, "headers in the Request-URI"));
         }
         self.common_checks().or_else(refuse)?;
         if cseq_method != method {
-            return refuse((400, "Bad Request", "CSeq method does not match"));
+            return refuse((400, "CSeq method does not match"));
         }
         if let Some(mf) = self.one("Max-Forwards") {
             if parse_number(mf, 255).is_none() {
-                return refuse((400, "Bad Request", "Max-Forwards is not a number up to 255"));
+                return refuse((400, "Max-Forwards is not a number up to 255"));
             }
         }
         if let Some(e) = self.one("Expires") {
             if parse_number(e, u32::MAX as u64).is_none() {
-                return refuse((400, "Bad Request", "Expires is not a number below 2^32"));
+                return refuse((400, "Expires is not a number below 2^32"));
             }
         }
         if method == "REGISTER" {
@@ -345,7 +345,7 @@ impl<'a> Raw<'a> {
                 .iter()
                 .any(|s| s.eq_ignore_ascii_case(to_scheme))
             {
-                return refuse((416, "Unsupported URI Scheme", "To URI scheme"));
+                return refuse((416, "To URI scheme"));
             }
         }
         if method != "CANCEL" {
@@ -357,12 +357,12 @@ impl<'a> Raw<'a> {
                 .collect();
             if !unsupported.is_empty() {
                 let extra = vec![format!("Unsupported: {}", unsupported.join(", "))];
-                return Err(self.answer(420, "Bad Extension", "Proxy-Require", extra));
+                return Err(self.answer(420, "Proxy-Require", extra));
             }
         }
         if !rsip::Method::all().iter().any(|m| m.to_string() == method) {
             let extra = vec![format!("Allow: {ALLOW}")];
-            return Err(self.answer(501, "Not Implemented", "unknown method", extra));
+            return Err(self.answer(501, "unknown method", extra));
         }
         Ok(())
     }
@@ -392,7 +392,7 @@ impl<'a> Raw<'a> {
 
     /// A response to this request built from its raw headers (for requests rsip cannot or
     /// must not read): dropped instead when the essentials are missing or it is an ACK.
-    fn answer(&self, code: u16, reason: &str, why: &str, extra: Vec<String>) -> ParseError {
+    fn answer(&self, code: u16, why: &str, extra: Vec<String>) -> ParseError {
         let ack = self.start.starts_with("ACK ")
             || self
                 .one("CSeq")
@@ -400,7 +400,7 @@ impl<'a> Raw<'a> {
         if self.is_response() || !self.essentials_ok() || ack {
             return ParseError::Ignore;
         }
-        let mut out = format!("SIP/2.0 {code} {reason}\r\n");
+        let mut out = format!("SIP/2.0 {code} {}\r\n", reason(code));
         let call_id = self.one("Call-ID").unwrap_or("");
         for v in self.all("Via") {
             out.push_str(&format!("Via: {v}\r\n"));
