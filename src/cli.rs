@@ -81,22 +81,45 @@ fn run(config: Config) -> Result<(), BoxError> {
                 }
             });
         }
-        let udp = tokio::net::UdpSocket::bind(sip_addr)
-            .await
-            .map_err(|e| format!("cannot listen for SIP on udp {sip_addr}: {e}"))?;
+        let (udp, tcp) = bind_sip(sip_addr).await?;
         let udp_local = udp.local_addr()?;
         tracing::info!("SIP listening on udp://{}", udp_local);
+        let tcp_local = tcp.local_addr()?;
+        tracing::info!("SIP listening on tcp://{}", tcp_local);
+        let sips_addr = app.config.sips_addr;
+        let tls_listener = tokio::net::TcpListener::bind(sips_addr)
+            .await
+            .map_err(|e| format!("cannot listen for SIP on tls {sips_addr}: {e}"))?;
+        let tls_local = tls_listener.local_addr()?;
+        tracing::info!("SIP listening on tls://{}", tls_local);
         let sip_task = {
             let mut secret = [0u8; 32];
             secret.copy_from_slice(&app.secret()[..32]);
             let mut cfg = crate::sip::core::CoreConfig::from_config(&app.config, secret, "gatehouse".into());
             cfg.udp_addr = udp_local;
+            cfg.tcp_addr = tcp_local;
+            cfg.tls_addr = tls_local;
             let core = crate::sip::service::start_core(&app, cfg).await?;
-            let (_inbound_tx, inbound) = tokio::sync::mpsc::channel(crate::sip::service::INBOUND_QUEUE);
+            let (inbound_tx, inbound) = tokio::sync::mpsc::channel(crate::sip::service::INBOUND_QUEUE);
+            let connections = crate::sip::service::Connections::default();
+            let streams = crate::sip::stream::Streams::new(
+                inbound_tx,
+                connections.clone(),
+                app.config.sip_max_connections,
+                crate::sip::stream::Streams::idle_for(app.config.sip_max_expires),
+            );
+            let tls = tokio_rustls::TlsAcceptor::from(Arc::new(app.certs.server_config(&[])?));
+            for (listener, tls) in [(tcp, None), (tls_listener, Some(tls))] {
+                let mut rx = stop_rx.clone();
+                tokio::spawn(streams.clone().serve(listener, tls, async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                }));
+            }
             let sockets = crate::sip::service::Sockets {
                 udp,
                 inbound,
-                connections: Default::default(),
+                connections,
+                streams: Some(streams),
             };
             let mut rx = stop_rx.clone();
             tokio::spawn(crate::sip::service::run(app.clone(), core, sockets, async move {
@@ -129,6 +152,27 @@ fn run(config: Config) -> Result<(), BoxError> {
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// Binds SIP over UDP and TCP on the same address and port. With port 0 (tests) UDP picks a free
+/// port and TCP takes the same one; if that port is taken for TCP, another is tried.
+async fn bind_sip(
+    addr: std::net::SocketAddr,
+) -> Result<(tokio::net::UdpSocket, tokio::net::TcpListener), BoxError> {
+    let attempts = if addr.port() == 0 { 20 } else { 1 };
+    let mut last = String::new();
+    for _ in 0..attempts {
+        let udp = tokio::net::UdpSocket::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen for SIP on udp {addr}: {e}"))?;
+        let port = udp.local_addr()?.port();
+        let tcp_addr = std::net::SocketAddr::new(addr.ip(), port);
+        match tokio::net::TcpListener::bind(tcp_addr).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) => last = format!("cannot listen for SIP on tcp {tcp_addr}: {e}"),
+        }
+    }
+    Err(last.into())
 }
 
 async fn shutdown_signal() {

@@ -64,6 +64,7 @@ async fn config_file_env_and_flags_in_that_order() {
         .args(["--config", cfg.to_str().unwrap(), "run"])
         .env("GATEHOUSE_HTTPS_ADDR", "127.0.0.1:0")
         .env("GATEHOUSE_SIP_ADDR", "127.0.0.1:0")
+        .env("GATEHOUSE_SIPS_ADDR", "127.0.0.1:0")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

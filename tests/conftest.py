@@ -19,7 +19,7 @@ class Gatehouse:
             raise RuntimeError(f"{BIN} is missing: run `cargo build` first")
         self.proc = subprocess.Popen(
             [BIN, "--data-dir", data_dir, "--https-addr", "127.0.0.1:0",
-             "--sip-addr", "127.0.0.1:0", "run", *extra],
+             "--sip-addr", "127.0.0.1:0", "--sips-addr", "127.0.0.1:0", "run", *extra],
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
         )
         self.lines = []

@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod core;
 pub mod directory;
+pub mod framing;
 pub mod guard;
 pub mod location;
 pub mod message;

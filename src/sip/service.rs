@@ -96,6 +96,8 @@ pub struct Sockets {
     /// Framed messages from TCP and TLS connections.
     pub inbound: mpsc::Receiver<Inbound>,
     pub connections: Connections,
+    /// Dials TCP peers that have no open connection (`None`: stream sends without one drop).
+    pub streams: Option<Arc<super::stream::Streams>>,
 }
 
 /// Builds the core from the store (directory, persisted bindings).
@@ -120,6 +122,7 @@ pub async fn run(
         udp,
         mut inbound,
         connections,
+        streams,
     } = sockets;
     let (qtx, mut queries) = mpsc::channel::<Query>(16);
     let _ = app.sip.set(SipHandle { tx: qtx });
@@ -127,6 +130,7 @@ pub async fn run(
         app: app.clone(),
         udp,
         connections,
+        streams,
         bindings: HashMap::new(),
         records: Vec::new(),
         outcomes: Vec::new(),
@@ -234,6 +238,7 @@ struct State {
     app: Arc<App>,
     udp: UdpSocket,
     connections: Connections,
+    streams: Option<Arc<super::stream::Streams>>,
     /// Binding changes not yet written, by store key (the last change wins).
     bindings: HashMap<String, BindingChange>,
     records: Vec<CallRecord>,
@@ -315,7 +320,10 @@ impl State {
                             tracing::debug!(to = %peer.addr, "SIP connection queue full or closed");
                         }
                     }
-                    None => tracing::debug!(to = %peer.addr, "no SIP connection to send on"),
+                    None => match &self.streams {
+                        Some(s) => s.open(peer, bytes),
+                        None => tracing::debug!(to = %peer.addr, "no SIP connection to send on"),
+                    },
                 }
             }
         }

@@ -19,6 +19,10 @@ pub struct Server {
     pub base: String,
     /// The SIP UDP address the server bound.
     pub sip: Option<std::net::SocketAddr>,
+    /// The SIP TCP address (same address and port as UDP).
+    pub sip_tcp: Option<std::net::SocketAddr>,
+    /// The SIP TLS address.
+    pub sip_tls: Option<std::net::SocketAddr>,
     pub data_dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     pub log: mpsc::Receiver<String>,
@@ -59,6 +63,8 @@ impl Server {
                 "127.0.0.1:0",
                 "--sip-addr",
                 "127.0.0.1:0",
+                "--sips-addr",
+                "127.0.0.1:0",
                 "--log-level",
                 "info",
                 "run",
@@ -78,16 +84,22 @@ impl Server {
             }
         });
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        let mut sip = None;
+        let (mut sip, mut sip_tcp, mut sip_tls) = (None, None, None);
+        let addr_after = |line: &str, prefix: &str| -> Option<std::net::SocketAddr> {
+            let i = line.find(prefix)?;
+            line[i + prefix.len()..]
+                .split_whitespace()
+                .next()
+                .and_then(|a| a.parse().ok())
+        };
         let base = loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             let line = rx
                 .recv_timeout(left)
                 .expect("gatehouse did not start in 30 s");
-            if let Some(i) = line.find("SIP listening on udp://") {
-                let rest = &line[i + "SIP listening on udp://".len()..];
-                sip = rest.split_whitespace().next().and_then(|a| a.parse().ok());
-            }
+            sip = sip.or(addr_after(&line, "SIP listening on udp://"));
+            sip_tcp = sip_tcp.or(addr_after(&line, "SIP listening on tcp://"));
+            sip_tls = sip_tls.or(addr_after(&line, "SIP listening on tls://"));
             if let Some(i) = line.find("listening on https://") {
                 let rest = &line[i + "listening on ".len()..];
                 let url: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
@@ -98,6 +110,8 @@ impl Server {
             child,
             base,
             sip,
+            sip_tcp,
+            sip_tls,
             data_dir: dir.to_owned(),
             _tmp: None,
             log: rx,
