@@ -29,6 +29,9 @@ pub struct Request {
     pub to_tag: Option<String>,
     /// The top Via's branch (RFC 3261 §8.1.1.7); transactions match on it.
     pub branch: Option<String>,
+    /// The top Via's sent-by (`host[:port]`, lower-cased): with the branch and the method it
+    /// identifies a server transaction (RFC 3261 §17.2.3).
+    pub sent_by: String,
 }
 
 impl Request {
@@ -611,6 +614,7 @@ struct Essentials {
     from_tag: Option<String>,
     to_tag: Option<String>,
     branch: Option<String>,
+    sent_by: String,
 }
 
 fn essentials(headers: &rsip::Headers) -> Option<Essentials> {
@@ -634,6 +638,13 @@ fn essentials(headers: &rsip::Headers) -> Option<Essentials> {
         from_tag: param(from.value(), "tag"),
         to_tag: param(to.value(), "tag"),
         branch: param(via.value(), "branch"),
+        sent_by: via
+            .value()
+            .split(';')
+            .next()
+            .and_then(|p| p.split_whitespace().nth(1))
+            .unwrap_or("")
+            .to_ascii_lowercase(),
     })
 }
 
@@ -662,6 +673,7 @@ fn check_request(raw: rsip::Request) -> Result<Request, ParseError> {
         from_tag: e.from_tag,
         to_tag: e.to_tag,
         branch: e.branch,
+        sent_by: e.sent_by,
         raw,
     })
 }

@@ -408,7 +408,8 @@ impl Proxy {
 fn server_key(req: &Request) -> TxKey {
     let kind = Kind::of(req.method());
     match &req.branch {
-        Some(b) if b.starts_with("z9hG4bK") => (b.clone(), kind),
+        // RFC 3261 §17.2.3: branch, sent-by and method (the kind) together.
+        Some(b) if b.starts_with("z9hG4bK") => (format!("{b}|{}", req.sent_by), kind),
         // RFC 2543 peers: no magic cookie; Call-ID, CSeq number and From tag stand in.
         _ => (
             format!(
