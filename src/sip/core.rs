@@ -208,6 +208,9 @@ impl Core {
         };
         match parsed {
             Parsed::Request(req) => self.on_request(now, peer, local, req, &mut out),
+            Parsed::Response(resp) if Registrar::owns(&resp) => {
+                Registrar::on_response(self, now, resp, &mut out)
+            }
             Parsed::Response(resp) => Proxy::on_response(self, now, peer, resp, &mut out),
         }
         out

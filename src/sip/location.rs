@@ -29,6 +29,10 @@ pub struct Binding {
     pub since: Millis,
     /// Last time the device was heard from (REGISTER, keep-alive answer, any request).
     pub last_seen: Millis,
+    /// How the device reaches us (`host:port`), for the Via, From and Record-Route of what we
+    /// send it: our socket's own address, or the host of its REGISTER's Request-URI when the
+    /// socket listens on every address.
+    pub ours: String,
 }
 
 impl Versioned for Binding {
@@ -92,12 +96,10 @@ impl Location {
         self.by_device.is_empty()
     }
 
-    #[allow(dead_code)] // used by the registrar as it lands
     pub(crate) fn device_bindings_mut(&mut self, device: u64) -> &mut Vec<Binding> {
         self.by_device.entry(device).or_default()
     }
 
-    #[allow(dead_code)]
     pub(crate) fn devices_mut(&mut self) -> &mut HashMap<u64, Vec<Binding>> {
         &mut self.by_device
     }

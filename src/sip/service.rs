@@ -154,6 +154,7 @@ pub async fn run(
         tokio::select! {
             r = st.udp.recv_from(&mut buf) => match r {
                 Ok((n, from)) => {
+                    st.sync_directory(&mut core).await;
                     let local = st.udp.local_addr().unwrap_or(from);
                     let peer = Peer { transport: Transport::Udp, addr: from };
                     let actions = core.on_message(now_ms(), peer, local, &buf[..n]);
@@ -163,6 +164,7 @@ pub async fn run(
                 Err(e) => tracing::debug!(error = %e, "SIP UDP receive failed"),
             },
             Some(m) = inbound.recv() => {
+                st.sync_directory(&mut core).await;
                 let actions = core.on_message(now_ms(), m.peer, m.local, &m.bytes);
                 st.carry_out(&mut core, actions).await;
             }
@@ -314,6 +316,26 @@ impl State {
         }
     }
 
+    /// Rebuilds the directory when the configuration changed since it was loaded, so a device
+    /// added a moment ago can register at once.
+    async fn sync_directory(&mut self, core: &mut Core) {
+        let g = self.app.store.generation();
+        if g == self.generation {
+            return;
+        }
+        self.generation = g;
+        let app = self.app.clone();
+        match tokio::task::spawn_blocking(move || Directory::load(&app)).await {
+            Ok(Ok(dir)) => {
+                let actions = core.set_directory(dir, now_ms());
+                Box::pin(self.carry_out(core, actions)).await;
+                self.check_notices = true;
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "SIP directory could not be loaded"),
+            Err(e) => tracing::warn!(error = %e, "SIP directory load failed"),
+        }
+    }
+
     async fn housekeeping(&mut self, core: &mut Core) {
         // Write behind, without holding the core up.
         if self.flushing.as_ref().is_none_or(|h| h.is_finished()) {
@@ -329,21 +351,7 @@ impl State {
                 }));
             }
         }
-        // The configuration changed: rebuild the directory.
-        let g = self.app.store.generation();
-        if g != self.generation {
-            self.generation = g;
-            let app = self.app.clone();
-            match tokio::task::spawn_blocking(move || Directory::load(&app)).await {
-                Ok(Ok(dir)) => {
-                    let actions = core.set_directory(dir, now_ms());
-                    Box::pin(self.carry_out(core, actions)).await;
-                    self.check_notices = true;
-                }
-                Ok(Err(e)) => tracing::warn!(error = %e, "SIP directory could not be loaded"),
-                Err(e) => tracing::warn!(error = %e, "SIP directory load failed"),
-            }
-        }
+        self.sync_directory(core).await;
         // Notices: every 5 s, and at once when a device came online or the configuration changed.
         let now = now_ms();
         if self.check_notices || (now / 1000) % 5 == 0 {
