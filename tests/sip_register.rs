@@ -407,3 +407,144 @@ async fn a_source_that_keeps_failing_is_ignored() {
         .unwrap();
     assert!(other.recv_from(&mut buf).is_ok());
 }
+
+async fn get(s: &Server, tok: &str, path: &str) -> Value {
+    client()
+        .get(s.url(path))
+        .bearer_auth(tok)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_notice_released_while_offline_arrives_as_a_sip_message_when_the_device_registers() {
+    let s = Server::start(&[]);
+    let sip = s.sip.unwrap();
+    let users = building(&s).await;
+    let t = admin_token(&s).await;
+    let devices = get(&s, &t, "/api/v1/devices").await;
+    let vth = devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "Flat 11")
+        .unwrap()["id"]
+        .clone();
+    let n = call(
+        &s,
+        &t,
+        M::POST,
+        "/api/v1/notices",
+        Some(json!({"subject": "Water", "text": "Water is off on Friday 9-12", "start": "2026-01-01", "devices": [vth]})),
+    )
+    .await;
+    let id = n["id"].as_u64().unwrap();
+    call(
+        &s,
+        &t,
+        M::POST,
+        &format!("/api/v1/notices/{id}/release"),
+        None,
+    )
+    .await;
+    std::thread::sleep(Duration::from_millis(1500));
+    let v = get(&s, &t, &format!("/api/v1/notices/{id}")).await;
+    assert_eq!(
+        v["targets"][0]["state"], "pending",
+        "offline: not sent yet: {v}"
+    );
+
+    // The VTH's agent listens on its own port; it registers from another.
+    let uas_port = free_udp_port();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sip/message_uas.xml");
+    let uas = Command::new("sipp")
+        .arg("-sf")
+        .arg(&scenario)
+        .args([
+            "-m",
+            "1",
+            "-timeout",
+            "30s",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+        ])
+        .args(["-i", "127.0.0.1", "-p", &uas_port.to_string()])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("sipp is missing: apt-get install sip-tester");
+    std::thread::sleep(Duration::from_millis(500));
+    let (vth_number, vth_pw) = &users[0];
+    let (ok, out) = sipp(
+        sip,
+        "register_contact.xml",
+        &[format!(
+            "{};{vth_pw};300;127.0.0.1:{uas_port}",
+            vth_number.replace('#', "%23")
+        )],
+        &[],
+    );
+    assert!(ok, "{out}");
+    let status = uas.wait_with_output().unwrap();
+    let errors: String = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert!(
+        status.status.success(),
+        "the agent did not get the notice: {errors}"
+    );
+    // The notice is marked delivered to that device.
+    let mut v = Value::Null;
+    for _ in 0..50 {
+        v = get(&s, &t, &format!("/api/v1/notices/{id}")).await;
+        if v["targets"][0]["state"] == "delivered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(v["targets"][0]["state"], "delivered", "{v}");
+}
+
+#[tokio::test]
+async fn a_device_that_stops_answering_keep_alives_goes_offline() {
+    let s = Server::start(&["--sip-keepalive-interval", "1s"]);
+    let sip = s.sip.unwrap();
+    let users = building(&s).await;
+    let (vth, vth_pw) = &users[0];
+    // Its contact is a port where nothing answers.
+    let dead = free_udp_port();
+    let (ok, out) = sipp(
+        sip,
+        "register_contact.xml",
+        &[format!(
+            "{};{vth_pw};300;127.0.0.1:{dead}",
+            vth.replace('#', "%23")
+        )],
+        &[],
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = sipp(
+        sip,
+        "register_query_some.xml",
+        &[format!("{};{vth_pw};0", vth.replace('#', "%23"))],
+        &[],
+    );
+    assert!(ok, "bound at first:\n{out}");
+    // Probed after 1 s, no answer within the probe's time (4 s at this interval): dropped.
+    std::thread::sleep(Duration::from_secs(7));
+    let (ok, out) = sipp(
+        sip,
+        "register_query_none.xml",
+        &[format!("{};{vth_pw};0", vth.replace('#', "%23"))],
+        &[],
+    );
+    assert!(ok, "the silent device should be offline:\n{out}");
+}

@@ -18,7 +18,9 @@ pub struct Binding {
     pub device: u64,
     /// The Contact URI as registered, e.g. `sip:21120121115@192.168.1.50:5060`.
     pub contact: String,
-    /// Where the REGISTER came from: requests for this contact go there (NAT-safe, RFC 3581).
+    /// Where requests for this contact go: over UDP the contact's own IP address and port, over
+    /// TCP/TLS (or for a contact named by host name) where the REGISTER came from
+    /// (`registrar::contact_target`).
     pub peer: Peer,
     /// When it expires (ms since the epoch).
     pub expires_at: Millis,

@@ -232,7 +232,66 @@ pub fn build_response(
         headers: headers.into(),
         body,
     };
-    resp.to_string()
+    with_reason(resp.to_string(), code)
+}
+
+/// Replaces rsip's status line (it writes reason phrases without spaces, `IntervalTooBrief`)
+/// with the RFC 3261 §21 phrase.
+pub fn with_reason(text: String, code: u16) -> String {
+    match text.find("\r\n") {
+        Some(i) => format!("SIP/2.0 {code} {}{}", reason(code), &text[i..]),
+        None => text,
+    }
+}
+
+/// The reason phrase of a status code (RFC 3261 §21 and later RFCs).
+pub fn reason(code: u16) -> &'static str {
+    match code {
+        100 => "Trying",
+        180 => "Ringing",
+        181 => "Call Is Being Forwarded",
+        182 => "Queued",
+        183 => "Session Progress",
+        200 => "OK",
+        202 => "Accepted",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        413 => "Request Entity Too Large",
+        415 => "Unsupported Media Type",
+        416 => "Unsupported URI Scheme",
+        420 => "Bad Extension",
+        423 => "Interval Too Brief",
+        480 => "Temporarily Unavailable",
+        481 => "Call/Transaction Does Not Exist",
+        482 => "Loop Detected",
+        483 => "Too Many Hops",
+        484 => "Address Incomplete",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        488 => "Not Acceptable Here",
+        491 => "Request Pending",
+        500 => "Server Internal Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        504 => "Server Time-out",
+        505 => "Version Not Supported",
+        513 => "Message Too Large",
+        600 => "Busy Everywhere",
+        603 => "Decline",
+        604 => "Does Not Exist Anywhere",
+        606 => "Not Acceptable",
+        c if c < 200 => "Session Progress",
+        c if c < 300 => "OK",
+        c if c < 400 => "Redirection",
+        c if c < 500 => "Client Error",
+        c if c < 600 => "Server Error",
+        _ => "Global Failure",
+    }
 }
 
 /// Adds `received` and fills `rport` (RFC 3581) on the top Via value.

@@ -195,10 +195,11 @@ impl Registrar {
                     continue;
                 }
                 let since = existing.map(|i| list[i].since).unwrap_or(now);
+                let target = contact_target(&uri, peer);
                 let b = Binding {
                     device,
                     contact: uri,
-                    peer,
+                    peer: target,
                     expires_at: now + u64::from(exp) * 1000,
                     user_agent: user_agent.clone(),
                     call_id: req.call_id.clone(),
@@ -562,6 +563,37 @@ pub fn split_contacts(value: &str) -> Vec<String> {
         .collect()
 }
 
+/// Where requests for a contact go. Over UDP, the contact's own address when it is an IP
+/// literal (a LAN device says where it listens, which may differ from the port it sent from);
+/// otherwise, and always over TCP and TLS, back to where the REGISTER came from (the open
+/// connection; RFC 5626 style), which is also the NAT-safe choice.
+pub fn contact_target(uri: &str, source: Peer) -> Peer {
+    if source.transport != super::core::Transport::Udp {
+        return source;
+    }
+    let rest = uri
+        .strip_prefix("sip:")
+        .or_else(|| uri.strip_prefix("sips:"))
+        .unwrap_or(uri);
+    let hostport = rest.rsplit('@').next().unwrap_or(rest);
+    let hostport = hostport.split([';', '?']).next().unwrap_or(hostport);
+    let parsed = hostport.parse::<SocketAddr>().ok().or_else(|| {
+        hostport
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .ok()
+            .map(|ip| SocketAddr::new(ip, 5060))
+    });
+    match parsed {
+        Some(addr) if !addr.ip().is_unspecified() && addr.port() != 0 => Peer {
+            transport: source.transport,
+            addr,
+        },
+        _ => source,
+    }
+}
+
 /// How the device reaches us, for the Via and From of what we send it: our socket's address
 /// when it is a specific one, else the host and port the device put in its REGISTER's
 /// Request-URI (what it was configured with).
@@ -590,6 +622,293 @@ fn our_address(local: SocketAddr, req: &Request, peer: Peer) -> String {
 mod tests {
     use super::*;
 
+    use crate::intercom::registrations::digits_alias;
+    use crate::intercom::ringing::DeviceKind;
+    use crate::sip::core::{Core, Transport};
+    use crate::sip::directory::{Directory, User};
+    use md5::{Digest, Md5};
+
+    const T0: Millis = 1_800_000_000_000;
+
+    fn core() -> Core {
+        let a: SocketAddr = "192.168.1.2:5060".parse().unwrap();
+        let cfg = CoreConfig {
+            realm: "gatehouse".into(),
+            udp_addr: a,
+            tcp_addr: a,
+            tls_addr: a,
+            keepalive_interval_ms: 30_000,
+            ban_threshold: 5,
+            ban_duration_ms: 60_000,
+            rate_limit: 1000,
+            min_expires: 60,
+            max_expires: 3600,
+            server: "G".into(),
+            secret: [9; 32],
+        };
+        let u = User {
+            device: 7,
+            name: "VTH".into(),
+            number: "1#01#11".into(),
+            alias: digits_alias("1#01#11"),
+            kind: DeviceKind::Vth,
+            building: Some(1),
+            unit: None,
+            room: None,
+            password: "pw".into(),
+        };
+        let dir = Directory::build(vec![u], vec![], Default::default(), "888888".into());
+        Core::new(cfg, dir, Vec::new(), T0)
+    }
+
+    fn peer() -> Peer {
+        Peer {
+            transport: Transport::Udp,
+            addr: "192.168.1.50:5060".parse().unwrap(),
+        }
+    }
+
+    fn local() -> SocketAddr {
+        "192.168.1.2:5060".parse().unwrap()
+    }
+
+    fn sends(actions: &[Action]) -> Vec<String> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Send { bytes, .. } => Some(String::from_utf8_lossy(bytes).into_owned()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// REGISTER as `1#01#11` with `contacts` and `extra` headers, answering `challenge` if given.
+    fn register(cseq: u32, contacts: &str, extra: &str, challenge: Option<&str>) -> String {
+        let user = "1%2301%2311";
+        let auth = match challenge {
+            Some(ch) => {
+                let nonce = ch
+                    .split("nonce=\"")
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap();
+                let h = |s: String| hex::encode(Md5::digest(s.as_bytes()));
+                let ha1 = h(format!("{user}:gatehouse:pw"));
+                let ha2 = h("REGISTER:sip:192.168.1.2".into());
+                let nc = format!("{cseq:08x}");
+                let r = h(format!("{ha1}:{nonce}:{nc}:cn:auth:{ha2}"));
+                format!("Authorization: Digest username=\"{user}\", realm=\"gatehouse\", nonce=\"{nonce}\", uri=\"sip:192.168.1.2\", response=\"{r}\", algorithm=MD5, cnonce=\"cn\", nc={nc}, qop=auth\r\n")
+            }
+            None => String::new(),
+        };
+        format!(
+            "REGISTER sip:192.168.1.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.50:5060;branch=z9hG4bK{cseq}\r\n\
+Max-Forwards: 70\r\nFrom: <sip:{user}@192.168.1.2>;tag=f\r\nTo: <sip:{user}@192.168.1.2>\r\n\
+Call-ID: reg-1\r\nCSeq: {cseq} REGISTER\r\n{contacts}{extra}{auth}User-Agent: VTH5221\r\nContent-Length: 0\r\n\r\n"
+        )
+    }
+
+    /// Challenge, then answer: the actions of the authenticated REGISTER.
+    fn registered(
+        c: &mut Core,
+        now: Millis,
+        cseq: u32,
+        contacts: &str,
+        extra: &str,
+    ) -> Vec<Action> {
+        let a = c.on_message(
+            now,
+            peer(),
+            local(),
+            register(cseq, contacts, extra, None).as_bytes(),
+        );
+        let ch = sends(&a).pop().unwrap();
+        assert!(ch.starts_with("SIP/2.0 401 Unauthorized\r\n"), "{ch}");
+        let text = register(cseq + 1, contacts, extra, Some(&ch));
+        c.on_message(now, peer(), local(), text.as_bytes())
+    }
+
+    #[test]
+    fn register_binds_contacts_then_unregisters_with_star() {
+        let mut c = core();
+        let a = registered(
+            &mut c,
+            T0,
+            1,
+            "Contact: <sip:1%2301%2311@192.168.1.50:5060>, <sip:1%2301%2311@192.168.1.51:5070>;expires=120\r\n",
+            "Expires: 7200\r\n",
+        );
+        let ok = sends(&a).pop().unwrap();
+        assert!(ok.starts_with("SIP/2.0 200 OK\r\n"), "{ok}");
+        // Expires 7200 is cut to the maximum (3600); the per-contact 120 stays.
+        assert!(
+            ok.contains("Contact: <sip:1%2301%2311@192.168.1.50:5060>;expires=3600\r\n"),
+            "{ok}"
+        );
+        assert!(
+            ok.contains("Contact: <sip:1%2301%2311@192.168.1.51:5070>;expires=120\r\n"),
+            "{ok}"
+        );
+        assert!(a.contains(&Action::DeviceOnline { device: 7 }));
+        let b: Vec<&Binding> = c.location.contacts(7, T0).collect();
+        assert_eq!(b.len(), 2);
+        assert_eq!(
+            b[1].peer.addr,
+            "192.168.1.51:5070".parse().unwrap(),
+            "requests go to the contact"
+        );
+        assert_eq!(b[0].ours, "192.168.1.2:5060");
+        assert_eq!(b[0].user_agent, "VTH5221");
+        // 120 s later the second contact has expired.
+        let later = T0 + 121_000;
+        let a = c.on_tick(later);
+        assert!(a.contains(&Action::Binding(BindingChange::Remove {
+            device: 7,
+            contact: "sip:1%2301%2311@192.168.1.51:5070".into()
+        })));
+        // `*` needs Expires: 0 …
+        let a = registered(&mut c, later, 10, "Contact: *\r\n", "Expires: 5\r\n");
+        assert!(sends(&a).pop().unwrap().starts_with("SIP/2.0 400 "));
+        let a = registered(&mut c, later, 20, "Contact: *\r\n", "Expires: 0\r\n");
+        let ok = sends(&a).pop().unwrap();
+        assert!(
+            ok.starts_with("SIP/2.0 200 OK\r\n") && !ok.contains("Contact:"),
+            "{ok}"
+        );
+        assert!(a.contains(&Action::DeviceOffline { device: 7 }));
+        assert!(!c.location.is_online(7, later));
+    }
+
+    #[test]
+    fn too_brief_gets_423_and_the_address_of_record_must_be_the_device() {
+        let mut c = core();
+        let a = registered(
+            &mut c,
+            T0,
+            1,
+            "Contact: <sip:x@192.168.1.50>\r\n",
+            "Expires: 30\r\n",
+        );
+        let r = sends(&a).pop().unwrap();
+        assert!(r.starts_with("SIP/2.0 423 Interval Too Brief\r\n"), "{r}");
+        assert!(r.contains("Min-Expires: 60\r\n"), "{r}");
+        assert!(!c.location.is_online(7, T0));
+        // Too many contacts: only the newest MAX_CONTACTS stay.
+        for i in 0..(MAX_CONTACTS as u32 + 2) {
+            let contact = format!("Contact: <sip:x@192.168.1.{}>\r\n", 60 + i);
+            registered(&mut c, T0 + u64::from(i), 100 + 2 * i, &contact, "");
+        }
+        assert_eq!(c.location.contacts(7, T0 + 100).count(), MAX_CONTACTS);
+    }
+
+    #[test]
+    fn keep_alive_probe_and_silence_drops_the_contact() {
+        let mut c = core();
+        registered(&mut c, T0, 1, "Contact: <sip:x@192.168.1.50:5060>\r\n", "");
+        // 30 s of silence: an OPTIONS goes to the contact, retransmitted over UDP.
+        let a = c.on_tick(T0 + 30_000);
+        let probe = sends(&a).pop().expect("a probe");
+        assert!(
+            probe.starts_with("OPTIONS sip:x@192.168.1.50:5060 SIP/2.0\r\n"),
+            "{probe}"
+        );
+        assert!(
+            probe.contains("Via: SIP/2.0/UDP 192.168.1.2:5060;branch=z9hG4bK-ghr-"),
+            "{probe}"
+        );
+        assert!(
+            probe.contains("To: <sip:1%2301%2311@192.168.1.2:5060>\r\n"),
+            "{probe}"
+        );
+        let a = c.on_tick(T0 + 30_500);
+        assert_eq!(sends(&a), vec![probe.clone()], "retransmitted after T1");
+        // An answer keeps it; silence later drops it.
+        let branch = probe
+            .split("branch=")
+            .nth(1)
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap();
+        let ok = format!("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.168.1.2:5060;branch={branch}\r\nFrom: <sip:g@h>;tag=1\r\nTo: <sip:x@h>;tag=2\r\nCall-ID: k\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+        c.on_message(T0 + 30_600, peer(), local(), ok.as_bytes());
+        assert!(c.on_tick(T0 + 31_000).is_empty());
+        let mut gone = false;
+        for s in 0..60 {
+            let a = c.on_tick(T0 + 61_000 + s * 1000);
+            if a.contains(&Action::DeviceOffline { device: 7 }) {
+                gone = true;
+                break;
+            }
+        }
+        assert!(gone, "no answer: offline");
+        assert!(!c.location.is_online(7, T0 + 130_000));
+    }
+
+    #[test]
+    fn a_notice_goes_as_message_and_200_delivers_it() {
+        let mut c = core();
+        registered(&mut c, T0, 1, "Contact: <sip:x@192.168.1.50:5060>\r\n", "");
+        let mut out = Vec::new();
+        assert!(c.send_notice(T0, 3, 7, "Lift out of order — Käthe", &mut out));
+        assert!(
+            !c.send_notice(T0, 3, 8, "x", &mut Vec::new()),
+            "device 8 is offline"
+        );
+        let m = sends(&out).pop().unwrap();
+        assert!(
+            m.starts_with("MESSAGE sip:x@192.168.1.50:5060 SIP/2.0\r\n"),
+            "{m}"
+        );
+        assert!(
+            m.contains("Content-Type: text/plain;charset=UTF-8\r\n"),
+            "{m}"
+        );
+        assert!(m.ends_with("\r\n\r\nLift out of order — Käthe"), "{m}");
+        let len = "Lift out of order — Käthe".len();
+        assert!(m.contains(&format!("Content-Length: {len}\r\n")), "{m}");
+        let branch = m
+            .split("branch=")
+            .nth(1)
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap();
+        let ok = format!("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.168.1.2:5060;branch={branch}\r\nFrom: <sip:g@h>;tag=1\r\nTo: <sip:x@h>;tag=2\r\nCall-ID: k\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n");
+        let a = c.on_message(T0 + 100, peer(), local(), ok.as_bytes());
+        assert_eq!(
+            a,
+            vec![Action::NoticeOutcome {
+                notice: 3,
+                device: 7,
+                outcome: Ok(())
+            }]
+        );
+        // A device that never answers: a failure after the timeout.
+        let mut out = Vec::new();
+        assert!(c.send_notice(T0 + 200, 4, 7, "again", &mut out));
+        let mut failed = false;
+        for s in 1..40 {
+            let a = c.on_tick(T0 + 200 + s * 1000);
+            if a.iter().any(|x| {
+                matches!(
+                    x,
+                    Action::NoticeOutcome {
+                        notice: 4,
+                        outcome: Err(_),
+                        ..
+                    }
+                )
+            }) {
+                failed = true;
+                break;
+            }
+        }
+        assert!(failed);
+    }
+
     #[test]
     fn contact_parsing() {
         assert_eq!(
@@ -603,5 +922,29 @@ mod tests {
         assert_eq!(contact_uri("sip:b@h;expires=3"), "sip:b@h");
         assert_eq!(uri_user("<sip:11%2301%2311%235@box>;tag=1"), "11#01#11#5");
         assert_eq!(uri_user("sip:box"), "");
+        let src = Peer {
+            transport: super::super::core::Transport::Udp,
+            addr: "10.0.0.9:40000".parse().unwrap(),
+        };
+        assert_eq!(
+            contact_target("sip:1@10.0.0.9:5062;transport=udp", src)
+                .addr
+                .port(),
+            5062
+        );
+        assert_eq!(
+            contact_target("sip:1@10.0.0.8", src).addr,
+            "10.0.0.8:5060".parse().unwrap()
+        );
+        assert_eq!(
+            contact_target("sip:1@[::1]:7000", src).addr,
+            "[::1]:7000".parse().unwrap()
+        );
+        assert_eq!(contact_target("sip:1@phone.local:5062", src), src);
+        let tcp = Peer {
+            transport: super::super::core::Transport::Tcp,
+            ..src
+        };
+        assert_eq!(contact_target("sip:1@10.0.0.8:5062", tcp), tcp);
     }
 }
