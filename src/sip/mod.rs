@@ -18,3 +18,4 @@ pub mod proxy;
 pub mod registrar;
 pub mod service;
 pub mod stream;
+pub mod transaction;
