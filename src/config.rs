@@ -121,6 +121,11 @@ pub struct Opts {
     /// Longest registration granted (seconds); longer is cut to this. [default: 3600]
     #[arg(long, env = "GATEHOUSE_SIP_MAX_EXPIRES", global = true)]
     pub sip_max_expires: Option<u32>,
+    /// Digest algorithms offered in SIP challenges, in order, comma-separated: md5, sha-256.
+    /// Devices whose SIP stack gives up at an algorithm it does not know (baresip 1.0) need
+    /// `md5` alone. [default: md5,sha-256]
+    #[arg(long, env = "GATEHOUSE_SIP_DIGEST_ALGORITHMS", global = true)]
+    pub sip_digest_algorithms: Option<String>,
     /// The number devices dial to reach the management centre (manual 3.4). [default: 888888]
     #[arg(long, env = "GATEHOUSE_MANAGEMENT_CENTRE_NUMBER", global = true)]
     pub management_centre_number: Option<String>,
@@ -164,6 +169,7 @@ struct FileConfig {
     sip_max_expires: Option<u32>,
     management_centre_number: Option<String>,
     call_record_retention: Option<u64>,
+    sip_digest_algorithms: Option<String>,
 }
 
 mod opt_duration {
@@ -201,6 +207,7 @@ pub struct Config {
     pub sip_max_expires: u32,
     pub management_centre_number: String,
     pub call_record_retention: u64,
+    pub sip_digest_algorithms: String,
     /// Test-only routes are served (command line or environment only; see `Opts::test_hooks`).
     pub test_hooks: bool,
 }
@@ -230,6 +237,7 @@ impl Default for Config {
             sip_max_expires: 3600,
             management_centre_number: "888888".into(),
             call_record_retention: 100_000,
+            sip_digest_algorithms: "md5,sha-256".into(),
             test_hooks: false,
         }
     }
@@ -244,6 +252,19 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// `sip-digest-algorithms` as the names challenges carry (`MD5`, `SHA-256`); unknown names
+    /// are left out (and refused by the check).
+    pub fn digest_algorithms(&self) -> Vec<&'static str> {
+        self.sip_digest_algorithms
+            .split(',')
+            .filter_map(|a| match a.trim().to_ascii_lowercase().as_str() {
+                "md5" => Some("MD5"),
+                "sha-256" | "sha256" => Some("SHA-256"),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Merges options over the config file over the defaults, and checks the result.
     pub fn load(opts: &Opts) -> Result<Config, ConfigError> {
         let file = match &opts.config {
@@ -288,6 +309,7 @@ impl Config {
             sip_max_expires: pick!(sip_max_expires),
             management_centre_number: pick!(management_centre_number),
             call_record_retention: pick!(call_record_retention),
+            sip_digest_algorithms: pick!(sip_digest_algorithms),
             test_hooks: opts.test_hooks,
         };
         cfg.check()?;
@@ -345,6 +367,16 @@ impl Config {
                 .all(|b| b.is_ascii_digit())
         {
             return bad("management-centre-number", "must be 1 to 20 digits");
+        }
+        let algs = self.digest_algorithms();
+        if algs.is_empty()
+            || algs.len() != self.sip_digest_algorithms.split(',').count()
+            || (algs.len() == 2 && algs[0] == algs[1])
+        {
+            return bad(
+                "sip-digest-algorithms",
+                "must list md5 and/or sha-256, comma-separated, each once",
+            );
         }
         if self.call_record_retention < 100 {
             return bad("call-record-retention", "must be at least 100");

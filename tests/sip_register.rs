@@ -259,6 +259,20 @@ async fn a_registration_expires_and_bindings_survive_a_restart() {
         &[],
     );
     assert!(ok, "the VTH binding should have expired:\n{out}");
+    // The device list says who is online: the VTO, not the VTH any more.
+    std::thread::sleep(Duration::from_millis(1500));
+    let t = admin_token(&s).await;
+    let devices = get(&s, &t, "/api/v1/devices").await;
+    let online = |name: &str| {
+        devices
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == name)
+            .map(|d| d["online"].clone())
+    };
+    assert_eq!(online("Door"), Some(json!(true)), "{devices}");
+    assert_eq!(online("Flat 11"), Some(json!(false)), "{devices}");
 
     // Restart on the same data dir (after the write-behind has run): the VTO is still bound.
     std::thread::sleep(Duration::from_millis(1500));

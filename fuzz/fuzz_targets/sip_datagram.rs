@@ -43,6 +43,7 @@ fn core() -> Core {
         max_expires: 3600,
         server: "Gatehouse/fuzz".into(),
         secret: [7; 32],
+        digest_algorithms: vec!["MD5", "SHA-256"],
     };
     Core::new(cfg, dir, Vec::new(), 1_700_000_000_000)
 }

@@ -109,6 +109,33 @@ pub fn list(app: &App) -> Result<Vec<DeviceView>> {
     })
 }
 
+/// Records which devices are reachable now (the SIP service: a live registration). `seen` is
+/// the time (unix seconds) of the change. Devices that are gone are skipped. Changes no
+/// configuration, so it does not make caches reload.
+pub fn set_online(app: &App, changes: &[(u64, bool)], seen: u64) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    app.store.write_quiet(|txn| {
+        let mut t = txn.open_table(DEVICES).map_err(StoreError::from)?;
+        for (id, online) in changes {
+            let current = match t.get(*id).map_err(StoreError::from)? {
+                Some(g) => codec::decode::<Device>(g.value())?,
+                None => continue,
+            };
+            if current.online == *online {
+                continue;
+            }
+            let mut d = current;
+            d.online = *online;
+            d.last_seen = Some(seen);
+            let bytes = codec::encode(&d)?;
+            t.insert(*id, bytes.as_slice()).map_err(StoreError::from)?;
+        }
+        Ok(())
+    })
+}
+
 /// Every device as stored.
 pub fn list_raw(app: &App) -> Result<Vec<Device>> {
     app.store

@@ -1,8 +1,9 @@
 //! HTTP digest authentication of SIP requests (RFC 3261 §22, RFC 7616 as RFC 8760 applies it to
-//! SIP): challenges offer MD5 first, then SHA-256, both with `qop="auth"`, and an answer in
-//! either is accepted. MD5 leads because the intercom devices and many SIP stacks (SIPp 3.6
-//! among them) answer only the first challenge and know only MD5; a client that prefers SHA-256
-//! picks the second. A nonce carries its
+//! SIP): challenges offer the algorithms of `--sip-digest-algorithms` in its order (default MD5
+//! then SHA-256), each with `qop="auth"`, and an answer in any of them is accepted. MD5 leads by
+//! default because the intercom devices and many SIP stacks (SIPp 3.6 among them) answer only
+//! the first challenge and know only MD5; a client that prefers SHA-256 picks the second. Some
+//! stacks (baresip 1.0) give up at an algorithm they do not know: `md5` alone serves them. A nonce carries its
 //! issue time and an HMAC-SHA-256 of that time under the per-store secret, so it is bound to this
 //! server and needs no memory until used; it is good for [`NONCE_LIFETIME_MS`], after which a
 //! correct answer gets a fresh challenge with `stale=true`. Each nonce's highest nonce-count is
@@ -68,6 +69,7 @@ impl Algorithm {
 
 pub struct Auth {
     realm: String,
+    algorithms: Vec<&'static str>,
     key: ring::hmac::Key,
     /// nonce → highest nc seen, and when the nonce was issued (for cleaning).
     counts: HashMap<String, (u32, Millis)>,
@@ -91,6 +93,11 @@ impl Auth {
     pub fn new(cfg: &CoreConfig) -> Auth {
         Auth {
             realm: cfg.realm.clone(),
+            algorithms: if cfg.digest_algorithms.is_empty() {
+                vec!["MD5", "SHA-256"]
+            } else {
+                cfg.digest_algorithms.clone()
+            },
             key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &cfg.secret),
             counts: HashMap::new(),
         }
@@ -127,8 +134,8 @@ impl Auth {
     pub fn challenge_headers(&self, now: Millis, proxy: bool, stale: bool) -> Vec<Header> {
         let nonce = self.nonce(now);
         let stale = if stale { ", stale=true" } else { "" };
-        ["MD5", "SHA-256"]
-            .into_iter()
+        self.algorithms
+            .iter()
             .map(|alg| {
                 let v = format!(
                     "Digest realm=\"{}\", nonce=\"{nonce}\", algorithm={alg}, qop=\"auth\"{stale}",
@@ -374,6 +381,7 @@ mod tests {
             max_expires: 3600,
             server: "G".into(),
             secret: [3; 32],
+            digest_algorithms: vec!["MD5", "SHA-256"],
         }
     }
 

@@ -75,6 +75,8 @@ pub struct CoreConfig {
     pub server: String,
     /// Per-store random secret (nonces are bound to it).
     pub secret: [u8; 32],
+    /// Digest algorithms offered, in order (`MD5`, `SHA-256`); answers in others are refused.
+    pub digest_algorithms: Vec<&'static str>,
 }
 
 impl CoreConfig {
@@ -93,6 +95,7 @@ impl CoreConfig {
             max_expires: c.sip_max_expires,
             server: format!("Gatehouse/{}", crate::version::VERSION),
             secret,
+            digest_algorithms: c.digest_algorithms(),
         }
     }
 

@@ -151,6 +151,7 @@ mod tests {
             max_expires: 3600,
             server: "G".into(),
             secret: [0; 32],
+            digest_algorithms: vec!["MD5", "SHA-256"],
         })
     }
 

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use rsip::headers::UntypedHeader;
 use rsip::{Header, Method};
 
+use super::auth::Verdict;
 use super::core::{Action, Core, CoreConfig, LiveCall, Millis, Peer, Transport};
 use super::directory::{Route, User};
 use super::message::{self, Request, Response};
@@ -107,6 +108,8 @@ struct Best {
 struct Call {
     server: TxKey,
     upstream: Peer,
+    /// Our address the request arrived on (stands in for an unspecified listening address).
+    local: IpAddr,
     /// As received (answers we build are built from it).
     req: rsip::Request,
     method: Method,
@@ -438,7 +441,7 @@ fn reply(core: &Core, peer: Peer, req: &rsip::Request, code: u16, out: &mut Vec<
     );
     out.push(Action::Send {
         peer,
-        bytes: with_reason(bytes, code),
+        bytes: bytes.into_bytes(),
     });
 }
 
@@ -490,26 +493,28 @@ fn respond_local(
         return;
     };
     let bytes = message::build_response(req, Some(peer), code, extra, Vec::new(), &core.cfg.server);
-    respond(core, now, key, code, with_reason(bytes, code), out);
+    respond(core, now, key, code, bytes.into_bytes(), out);
 }
 
-/// The authenticated device sending an out-of-dialog request, or the answer already given.
+/// The authenticated device sending an out-of-dialog request (digest with Proxy-Authorization,
+/// RFC 3261 §22.3), or the answer to give instead: 407 with a challenge, or 403 (counted
+/// against the source by the guard).
 fn authenticate(
     core: &mut Core,
-    _now: Millis,
+    now: Millis,
     peer: Peer,
     req: &Request,
 ) -> Result<Arc<User>, (u16, Vec<Header>)> {
-    // TODO(auth): replace with the digest check of `super::auth` when it lands on main.
-    let _ = peer;
-    let from = req.raw.headers.iter().find_map(|h| match h {
-        Header::From(f) => Some(f.value().to_owned()),
-        _ => None,
-    });
-    let user = from.as_deref().and_then(uri_of).and_then(user_part);
-    match user.and_then(|u| core.dir.user_by_name(&u)) {
-        Some(u) => Ok(u.clone()),
-        None => Err((403, Vec::new())),
+    match core.auth.check(now, req, &core.dir, true) {
+        Verdict::Ok(u) => {
+            core.guard.succeeded(peer.addr.ip());
+            Ok(u)
+        }
+        Verdict::Challenge { stale } => Err((407, core.auth.challenge_headers(now, true, stale))),
+        Verdict::Forbidden => {
+            core.guard.failed(now, peer.addr.ip());
+            Err((403, Vec::new()))
+        }
     }
 }
 
@@ -575,6 +580,7 @@ fn out_of_dialog(
         Call {
             server: key.clone(),
             upstream: peer,
+            local: local.ip(),
             method: *req.method(),
             req: req.raw,
             fwd,
@@ -643,11 +649,7 @@ fn start_branch(core: &mut Core, now: Millis, id: u64, t: Target, out: &mut Vec<
     let Some(call) = core.proxy.calls.get(&id) else {
         return;
     };
-    let local_ip = core
-        .proxy
-        .own(call.upstream.transport, call.upstream.addr.ip())
-        .ip();
-    let me = core.proxy.own(t.peer.transport, local_ip);
+    let me = core.proxy.own(t.peer.transport, call.local);
     let via = format!(
         "SIP/2.0/{} {};branch={};rport",
         t.peer.transport.via_name(),
@@ -814,6 +816,7 @@ fn in_dialog(
         Call {
             server: key.clone(),
             upstream: peer,
+            local: local.ip(),
             method: *req.method(),
             req: req.raw,
             fwd,
@@ -1466,7 +1469,7 @@ fn strip_top_via(resp: &rsip::Response) -> Vec<u8> {
         }
     }
     let code = resp.status_code.code();
-    let mut b = format!("SIP/2.0 {code} {}\r\n", reason(code)).into_bytes();
+    let mut b = format!("SIP/2.0 {code} {}\r\n", message::reason(code)).into_bytes();
     for h in &headers {
         b.extend_from_slice(h.to_string().as_bytes());
         b.extend_from_slice(b"\r\n");
@@ -1474,58 +1477,6 @@ fn strip_top_via(resp: &rsip::Response) -> Vec<u8> {
     b.extend_from_slice(b"\r\n");
     b.extend_from_slice(&resp.body);
     b
-}
-
-/// The status line with the reason phrase of RFC 3261 §21 (rsip writes its enum names).
-fn with_reason(answer: String, code: u16) -> Vec<u8> {
-    match answer.find("\r\n") {
-        Some(i) => format!("SIP/2.0 {code} {}{}", reason(code), &answer[i..]).into_bytes(),
-        None => answer.into_bytes(),
-    }
-}
-
-fn reason(code: u16) -> &'static str {
-    match code {
-        100 => "Trying",
-        180 => "Ringing",
-        181 => "Call Is Being Forwarded",
-        182 => "Queued",
-        183 => "Session Progress",
-        200 => "OK",
-        202 => "Accepted",
-        300 => "Multiple Choices",
-        301 => "Moved Permanently",
-        302 => "Moved Temporarily",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        407 => "Proxy Authentication Required",
-        408 => "Request Timeout",
-        415 => "Unsupported Media Type",
-        480 => "Temporarily Unavailable",
-        481 => "Call/Transaction Does Not Exist",
-        482 => "Loop Detected",
-        483 => "Too Many Hops",
-        484 => "Address Incomplete",
-        486 => "Busy Here",
-        487 => "Request Terminated",
-        488 => "Not Acceptable Here",
-        500 => "Server Internal Error",
-        501 => "Not Implemented",
-        503 => "Service Unavailable",
-        600 => "Busy Everywhere",
-        603 => "Decline",
-        604 => "Does Not Exist Anywhere",
-        606 => "Not Acceptable",
-        c if c < 200 => "Session Progress",
-        c if c < 300 => "OK",
-        c if c < 400 => "Redirection",
-        c if c < 500 => "Client Error",
-        c if c < 600 => "Server Error",
-        _ => "Global Failure",
-    }
 }
 
 fn serialize_request(method: &Method, uri: &str, headers: &[Header], body: &[u8]) -> Vec<u8> {

@@ -645,6 +645,7 @@ mod tests {
             max_expires: 3600,
             server: "G".into(),
             secret: [9; 32],
+            digest_algorithms: vec!["MD5", "SHA-256"],
         };
         let u = User {
             device: 7,

@@ -130,12 +130,23 @@ pub async fn run(
         bindings: HashMap::new(),
         records: Vec::new(),
         outcomes: Vec::new(),
+        presence: HashMap::new(),
+        local_ips: HashMap::new(),
         generation: app.store.generation(),
         notices_in_flight: HashMap::new(),
         notice_retry: HashMap::new(),
         check_notices: true,
         flushing: None,
     };
+    // Who is reachable after a restart: the devices with a restored live binding.
+    {
+        let now = now_ms();
+        let dir = core.directory().clone();
+        for u in dir.users() {
+            st.presence
+                .insert(u.device, core.location().is_online(u.device, now));
+        }
+    }
     let mut buf = vec![0u8; MAX_MESSAGE + 1];
     let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
     housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -155,7 +166,7 @@ pub async fn run(
             r = st.udp.recv_from(&mut buf) => match r {
                 Ok((n, from)) => {
                     st.sync_directory(&mut core).await;
-                    let local = st.udp.local_addr().unwrap_or(from);
+                    let local = st.local_for(from);
                     let peer = Peer { transport: Transport::Udp, addr: from };
                     let actions = core.on_message(now_ms(), peer, local, &buf[..n]);
                     st.carry_out(&mut core, actions).await;
@@ -227,6 +238,10 @@ struct State {
     bindings: HashMap<String, BindingChange>,
     records: Vec<CallRecord>,
     outcomes: Vec<(u64, u64, Result<(), String>)>,
+    /// Devices that came online or went offline since the last write.
+    presence: HashMap<u64, bool>,
+    /// Our own address towards each peer address (see `local_for`).
+    local_ips: HashMap<std::net::IpAddr, std::net::IpAddr>,
     generation: u64,
     /// Notice deliveries waiting for their outcome.
     notices_in_flight: HashMap<(u64, u64), Millis>,
@@ -251,7 +266,10 @@ impl State {
                     };
                     self.bindings.insert(key, c);
                 }
-                Action::CallEnded(r) => self.records.push(r),
+                Action::CallEnded(r) => {
+                    tracing::info!(call_id = %r.call_id, caller = %r.caller_number, dialled = %r.callee_number, status = ?r.status, code = r.sip_code, answered_by = ?r.answered_by, "call ended");
+                    self.records.push(r)
+                }
                 Action::NoticeOutcome {
                     notice,
                     device,
@@ -264,8 +282,13 @@ impl State {
                     }
                     self.outcomes.push((notice, device, outcome));
                 }
-                Action::DeviceOnline { .. } => self.check_notices = true,
-                Action::DeviceOffline { .. } => {}
+                Action::DeviceOnline { device } => {
+                    self.check_notices = true;
+                    self.presence.insert(device, true);
+                }
+                Action::DeviceOffline { device } => {
+                    self.presence.insert(device, false);
+                }
             }
         }
         if self.bindings.len() + self.records.len() > MAX_PENDING {
@@ -300,19 +323,59 @@ impl State {
 
     /// Writes pending bindings, records and notice outcomes (one write each kind).
     async fn flush(&mut self) {
-        if self.bindings.is_empty() && self.records.is_empty() && self.outcomes.is_empty() {
+        let p = self.take_pending();
+        if p.is_empty() {
             return;
         }
-        let bindings: Vec<BindingChange> = self.bindings.drain().map(|(_, c)| c).collect();
-        let records = std::mem::take(&mut self.records);
-        let outcomes = std::mem::take(&mut self.outcomes);
         let app = self.app.clone();
-        let r = tokio::task::spawn_blocking(move || {
-            write_pending(&app, &bindings, &records, &outcomes)
-        })
-        .await;
+        let r = tokio::task::spawn_blocking(move || write_pending(&app, &p)).await;
         if let Ok(Err(e)) = r {
             tracing::warn!(error = %e, "SIP state could not be written");
+        }
+    }
+
+    /// Our address as `from` sees it. A socket bound to every address (0.0.0.0, as on the box)
+    /// does not say which one a datagram came in on; the address the kernel would send to
+    /// `from` from is the one a LAN device reaches us at (cached per peer address, bounded).
+    fn local_for(&mut self, from: SocketAddr) -> SocketAddr {
+        let bound = match self.udp.local_addr() {
+            Ok(a) => a,
+            Err(_) => return from,
+        };
+        if !bound.ip().is_unspecified() {
+            return bound;
+        }
+        if let Some(ip) = self.local_ips.get(&from.ip()) {
+            return SocketAddr::new(*ip, bound.port());
+        }
+        let probe = |from: SocketAddr| -> std::io::Result<std::net::IpAddr> {
+            let any: SocketAddr = if from.is_ipv4() {
+                ([0, 0, 0, 0], 0).into()
+            } else {
+                (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+            };
+            let s = std::net::UdpSocket::bind(any)?;
+            s.connect(from)?; // picks a route; sends nothing
+            Ok(s.local_addr()?.ip())
+        };
+        match probe(from) {
+            Ok(ip) => {
+                if self.local_ips.len() >= 4096 {
+                    self.local_ips.clear();
+                }
+                self.local_ips.insert(from.ip(), ip);
+                SocketAddr::new(ip, bound.port())
+            }
+            Err(_) => bound,
+        }
+    }
+
+    fn take_pending(&mut self) -> Pending {
+        Pending {
+            bindings: self.bindings.drain().map(|(_, c)| c).collect(),
+            records: std::mem::take(&mut self.records),
+            outcomes: std::mem::take(&mut self.outcomes),
+            presence: self.presence.drain().collect(),
         }
     }
 
@@ -339,13 +402,11 @@ impl State {
     async fn housekeeping(&mut self, core: &mut Core) {
         // Write behind, without holding the core up.
         if self.flushing.as_ref().is_none_or(|h| h.is_finished()) {
-            let bindings: Vec<BindingChange> = self.bindings.drain().map(|(_, c)| c).collect();
-            let records = std::mem::take(&mut self.records);
-            let outcomes = std::mem::take(&mut self.outcomes);
-            if !(bindings.is_empty() && records.is_empty() && outcomes.is_empty()) {
+            let p = self.take_pending();
+            if !p.is_empty() {
                 let app = self.app.clone();
                 self.flushing = Some(tokio::task::spawn_blocking(move || {
-                    if let Err(e) = write_pending(&app, &bindings, &records, &outcomes) {
+                    if let Err(e) = write_pending(&app, &p) {
                         tracing::warn!(error = %e, "SIP state could not be written");
                     }
                 }));
@@ -385,15 +446,28 @@ impl State {
     }
 }
 
-fn write_pending(
-    app: &App,
-    bindings: &[BindingChange],
-    records: &[CallRecord],
-    outcomes: &[(u64, u64, Result<(), String>)],
-) -> crate::error::Result<()> {
-    location::persist(app, bindings)?;
-    crate::records::calls::append(app, records)?;
-    for (notice, device, outcome) in outcomes {
+/// What the service writes behind, in one batch.
+struct Pending {
+    bindings: Vec<BindingChange>,
+    records: Vec<CallRecord>,
+    outcomes: Vec<(u64, u64, Result<(), String>)>,
+    presence: Vec<(u64, bool)>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.bindings.is_empty()
+            && self.records.is_empty()
+            && self.outcomes.is_empty()
+            && self.presence.is_empty()
+    }
+}
+
+fn write_pending(app: &App, p: &Pending) -> crate::error::Result<()> {
+    location::persist(app, &p.bindings)?;
+    crate::records::calls::append(app, &p.records)?;
+    crate::intercom::devices::set_online(app, &p.presence, crate::time::now())?;
+    for (notice, device, outcome) in &p.outcomes {
         if let Err(e) = crate::intercom::notices::report(app, *notice, *device, outcome.clone()) {
             tracing::debug!(notice, device, error = %e, "notice outcome not recorded");
         }

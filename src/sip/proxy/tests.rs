@@ -44,6 +44,7 @@ fn binding(device: u64, ip: &str) -> Binding {
         cseq: 1,
         since: T0,
         last_seen: T0,
+        ours: US.into(),
     }
 }
 
@@ -90,6 +91,7 @@ fn core() -> Core {
         max_expires: 3600,
         server: "GH".into(),
         secret: [7; 32],
+        digest_algorithms: vec!["MD5", "SHA-256"],
     };
     Core::new(cfg, dir, bindings, T0)
 }
@@ -120,11 +122,13 @@ fn records(actions: &[Action]) -> Vec<CallRecord> {
         .collect()
 }
 
+/// Fires every timer due at `now`; the registrar's keep-alive probes are left out.
 fn tick(c: &mut Core, now: Millis) -> Vec<Action> {
     let mut all = Vec::new();
-    while c.next_deadline().is_some_and(|d| d <= now) {
+    while c.proxy.next_deadline().is_some_and(|d| d <= now) {
         all.extend(c.on_tick(now));
     }
+    all.retain(|a| !matches!(a, Action::Send { bytes, .. } if bytes.starts_with(b"OPTIONS ")));
     all
 }
 
@@ -142,11 +146,38 @@ fn line<'a>(msg: &'a str, name: &str) -> &'a str {
 
 const SDP: &str = "v=0\r\no=- 1 1 IN IP4 192.168.1.10\r\ns=-\r\nc=IN IP4 192.168.1.10\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
 
-fn invite(to: &str, branch: &str) -> String {
+/// `Proxy-Authorization` for `user` (password "pw") on `method uri`, with a nonce of `now`.
+fn credentials(c: &Core, now: Millis, user: &str, method: &str, uri: &str) -> String {
+    use md5::{Digest, Md5};
+    let h = |s: String| hex::encode(Md5::digest(s.as_bytes()));
+    static NC: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let nc = format!(
+        "{:08x}",
+        NC.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let nonce = c.auth.nonce(now);
+    let ha1 = h(format!("{user}:gatehouse:pw"));
+    let ha2 = h(format!("{method}:{uri}"));
+    let resp = h(format!("{ha1}:{nonce}:{nc}:c0ffee:auth:{ha2}"));
+    format!(
+        "Proxy-Authorization: Digest username=\"{user}\", realm=\"gatehouse\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{resp}\", algorithm=MD5, qop=auth, nc={nc}, cnonce=\"c0ffee\"\r\n"
+    )
+}
+
+/// An INVITE from the door station, with its credentials.
+fn invite(c: &Core, to: &str, branch: &str) -> String {
+    let auth = credentials(
+        c,
+        T0,
+        "11%2301%238055",
+        "INVITE",
+        &format!("sip:{to}@10.0.0.1"),
+    );
     format!(
         "INVITE sip:{to}@10.0.0.1 SIP/2.0\r\n\
 Via: SIP/2.0/UDP 192.168.1.10:5060;branch={branch};rport\r\n\
 Max-Forwards: 70\r\n\
+{auth}\
 From: <sip:11%2301%238055@10.0.0.1>;tag=vto1\r\n\
 To: <sip:{to}@10.0.0.1>\r\n\
 Call-ID: call-1@192.168.1.10\r\n\
@@ -191,7 +222,7 @@ fn answer(sent: &str, code: u16, reason: &str, tag: &str) -> String {
 #[test]
 fn a_door_station_rings_both_monitors_the_first_answer_wins_and_bye_ends_the_call() {
     let mut c = core();
-    let inv = invite("11%2301%2311", "z9hG4bKvto-1");
+    let inv = invite(&c, "11%2301%2311", "z9hG4bKvto-1");
     let out = feed(&mut c, T0, VTO, &inv);
     assert_eq!(out.len(), 3, "{out:#?}");
     assert_eq!(out[0].0, VTO);
@@ -390,19 +421,20 @@ Content-Length: 0\r\n\r\n";
     tick(&mut c, T0 + 200_000);
     assert!(c.proxy.server.is_empty() && c.proxy.client.is_empty() && c.proxy.calls.is_empty());
     tick(&mut c, T0 + MAX_DIALOG_AGE + 10_000);
-    assert_eq!(c.next_deadline(), None);
+    assert_eq!(c.proxy.next_deadline(), None);
 }
 
 #[test]
 fn retransmissions_on_udp_stop_at_the_first_answer() {
     let mut c = core();
-    let out = feed(&mut c, T0, VTO, &invite("11%2301%2311%232", "z9hG4bKr-1"));
+    let m = invite(&c, "11%2301%2311%232", "z9hG4bKr-1");
+    let out = feed(&mut c, T0, VTO, &m);
     assert_eq!(out.len(), 2);
     let sent = out[1].1.clone();
-    assert_eq!(c.next_deadline(), Some(T0 + 500)); // Timer A
+    assert_eq!(c.proxy.next_deadline(), Some(T0 + 500)); // Timer A
     let again = sends(tick(&mut c, T0 + 500));
     assert_eq!(again, vec![("192.168.1.3:5060".to_string(), sent.clone())]);
-    assert_eq!(c.next_deadline(), Some(T0 + 1500));
+    assert_eq!(c.proxy.next_deadline(), Some(T0 + 1500));
     feed(
         &mut c,
         T0 + 600,
@@ -415,7 +447,7 @@ fn retransmissions_on_udp_stop_at_the_first_answer() {
 #[test]
 fn busy_callee_gives_the_caller_486_acked_hop_by_hop() {
     let mut c = core();
-    let inv = invite("11%2301%2311%232", "z9hG4bKb-1");
+    let inv = invite(&c, "11%2301%2311%232", "z9hG4bKb-1");
     let out = feed(&mut c, T0, VTO, &inv);
     let sent = out[1].1.clone();
     let acts = c.on_message(
@@ -452,7 +484,7 @@ fn busy_callee_gives_the_caller_486_acked_hop_by_hop() {
 #[test]
 fn a_call_group_rolls_to_the_next_member_then_ends_missed() {
     let mut c = core();
-    let inv = invite("888888", "z9hG4bKg-1");
+    let inv = invite(&c, "888888", "z9hG4bKg-1");
     let out = feed(&mut c, T0, VTO, &inv);
     assert_eq!(out.len(), 2);
     assert_eq!(out[1].0, "192.168.1.4:5060");
@@ -507,7 +539,8 @@ fn a_call_group_rolls_to_the_next_member_then_ends_missed() {
 #[test]
 fn the_caller_cancels() {
     let mut c = core();
-    let out = feed(&mut c, T0, VTO, &invite("11%2301%2311", "z9hG4bKc-1"));
+    let m = invite(&c, "11%2301%2311", "z9hG4bKc-1");
+    let out = feed(&mut c, T0, VTO, &m);
     for (to, m) in &out[1..] {
         feed(&mut c, T0 + 10, to, &answer(m, 180, "Ringing", "x"));
     }
@@ -553,22 +586,19 @@ fn unknown_unregistered_loops_and_strangers() {
         T0,
         udp(VTO),
         US.parse().unwrap(),
-        invite("99999", "z9hG4bKu-1").as_bytes(),
+        invite(&c, "99999", "z9hG4bKu-1").as_bytes(),
     );
     assert_eq!(records(&acts)[0].status, CallStatus::Failed);
     assert!(sends(acts)[0].1.starts_with("SIP/2.0 404 Not Found\r\n"));
-    let out = feed(&mut c, T0, VTO, &invite("11%2301%2312", "z9hG4bKu-2"));
+    let m = invite(&c, "11%2301%2312", "z9hG4bKu-2");
+    let out = feed(&mut c, T0, VTO, &m);
     assert_eq!(out.len(), 2, "{out:#?}");
     assert!(out[0].1.starts_with("SIP/2.0 100 "));
     assert!(out[1]
         .1
         .starts_with("SIP/2.0 480 Temporarily Unavailable\r\n"));
-    let out = feed(
-        &mut c,
-        T0,
-        VTO,
-        &invite("11%2301%2311", "z9hG4bKu-3").replace("Max-Forwards: 70", "Max-Forwards: 0"),
-    );
+    let m = invite(&c, "11%2301%2311", "z9hG4bKu-3").replace("Max-Forwards: 70", "Max-Forwards: 0");
+    let out = feed(&mut c, T0, VTO, &m);
     assert!(out[0].1.starts_with("SIP/2.0 483 "));
     // An in-dialog request for no dialog we know, from nobody registered.
     let bye = "BYE sip:x@192.168.1.3:5060 SIP/2.0\r\n\
@@ -581,6 +611,11 @@ CSeq: 2 BYE\r\n\
 Content-Length: 0\r\n\r\n";
     let out = feed(&mut c, T0, "192.168.9.9:5060", bye);
     assert!(out[0].1.starts_with("SIP/2.0 481 "));
+    // Wrong password: 403, nothing forwarded.
+    let bad = invite(&c, "11%2301%2311", "z9hG4bKu-4").replace("response=\"", "response=\"0");
+    let out = feed(&mut c, T0, VTO, &bad);
+    assert_eq!(out.len(), 1);
+    assert!(out[0].1.starts_with("SIP/2.0 403 Forbidden\r\n"));
 }
 
 #[test]
@@ -595,6 +630,24 @@ Call-ID: msg-1\r\n\
 CSeq: 1 MESSAGE\r\n\
 Content-Type: text/plain\r\n\
 Content-Length: 2\r\n\r\nhi";
+    let out = feed(&mut c, T0, "192.168.1.2:5060", msg);
+    assert!(out[0]
+        .1
+        .starts_with("SIP/2.0 407 Proxy Authentication Required\r\n"));
+    assert!(line(&out[0].1, "Proxy-Authenticate:").contains("realm=\"gatehouse\""));
+    let auth = credentials(
+        &c,
+        T0,
+        "11%2301%2311",
+        "MESSAGE",
+        "sip:11%2301%2311%232@10.0.0.1",
+    );
+    let msg = msg.replace(
+        "Max-Forwards: 70\r\n",
+        &format!("Max-Forwards: 70\r\n{auth}"),
+    );
+    let msg = msg.replace("branch=z9hG4bKm-1", "branch=z9hG4bKm-2");
+    let msg = msg.as_str();
     let out = feed(&mut c, T0, "192.168.1.2:5060", msg);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].0, "192.168.1.3:5060");
@@ -612,7 +665,7 @@ Content-Length: 2\r\n\r\nhi";
     assert_eq!(up[0].0, "192.168.1.2:5060");
     assert!(up[0]
         .1
-        .starts_with("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.168.1.2:5060;branch=z9hG4bKm-1;"));
+        .starts_with("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.168.1.2:5060;branch=z9hG4bKm-2;"));
     // Retransmitted MESSAGE: the 200 again, nothing forwarded.
     let again = feed(&mut c, T0 + 20, "192.168.1.2:5060", msg);
     assert_eq!(again.len(), 1);
@@ -622,7 +675,8 @@ Content-Length: 2\r\n\r\nhi";
 #[test]
 fn a_silent_callee_times_out_with_408() {
     let mut c = core();
-    let out = feed(&mut c, T0, VTO, &invite("11%2301%2311%232", "z9hG4bKt-1"));
+    let m = invite(&c, "11%2301%2311%232", "z9hG4bKt-1");
+    let out = feed(&mut c, T0, VTO, &m);
     assert_eq!(out.len(), 2);
     let acts = tick(&mut c, T0 + 32_000); // Timer B
     let recs = records(&acts);
