@@ -69,10 +69,14 @@ impl Algorithm {
 
 pub struct Auth {
     realm: String,
+    serial: std::cell::Cell<u16>,
     algorithms: Vec<&'static str>,
     key: ring::hmac::Key,
     /// nonce → highest nc seen, and when the nonce was issued (for cleaning).
     counts: HashMap<String, (u32, Millis)>,
+    /// Nonces issued at or before this time whose counts were forgotten to stay bounded: they
+    /// are answered stale, never taken as new (which would open a replay).
+    floor: Millis,
 }
 
 /// The parameters of one `Digest` credentials value.
@@ -93,6 +97,7 @@ impl Auth {
     pub fn new(cfg: &CoreConfig) -> Auth {
         Auth {
             realm: cfg.realm.clone(),
+            serial: std::cell::Cell::new(0),
             algorithms: if cfg.digest_algorithms.is_empty() {
                 vec!["MD5", "SHA-256"]
             } else {
@@ -100,6 +105,7 @@ impl Auth {
             },
             key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &cfg.secret),
             counts: HashMap::new(),
+            floor: 0,
         }
     }
 
@@ -107,9 +113,13 @@ impl Auth {
         &self.realm
     }
 
-    /// A fresh nonce for `now`: 16 hex digits of time, then 32 of HMAC.
+    /// A fresh nonce for `now`: 12 hex digits of time and 4 of a serial (so two challenges in
+    /// the same millisecond differ: one device's count must not look like another's replay),
+    /// then 32 of HMAC over both.
     pub fn nonce(&self, now: Millis) -> String {
-        let ts = format!("{now:016x}");
+        let serial = self.serial.get();
+        self.serial.set(serial.wrapping_add(1));
+        let ts = format!("{:012x}{serial:04x}", now & 0xffff_ffff_ffff);
         let tag = ring::hmac::sign(&self.key, ts.as_bytes());
         format!("{ts}{}", hex::encode(&tag.as_ref()[..16]))
     }
@@ -123,7 +133,7 @@ impl Auth {
         let tag = hex::decode(tag).ok()?;
         let expect = ring::hmac::sign(&self.key, ts.as_bytes());
         if bool::from(expect.as_ref()[..16].ct_eq(&tag)) {
-            u64::from_str_radix(ts, 16).ok()
+            u64::from_str_radix(&ts[..12], 16).ok()
         } else {
             None
         }
@@ -224,6 +234,7 @@ impl Auth {
         match self.counts.get_mut(&c.nonce) {
             Some((last, _)) if nc_value <= *last => return Verdict::Forbidden,
             Some((last, _)) => *last = nc_value,
+            None if issued <= self.floor => return Verdict::Challenge { stale: true },
             None => {
                 if self.counts.len() >= MAX_TRACKED_NONCES {
                     self.forget_oldest();
@@ -239,6 +250,7 @@ impl Auth {
         times.sort_unstable();
         let cut = times.get(times.len() / 4).copied().unwrap_or(0);
         self.counts.retain(|_, (_, t)| *t > cut);
+        self.floor = self.floor.max(cut);
     }
 
     /// Forgets the counts of nonces that can no longer be used.
@@ -457,6 +469,8 @@ uri=\"sip:gatehouse\", response=\"{resp}\", algorithm={alg}, cnonce=\"xyz\", nc=
             a.check(now + NONCE_LIFETIME_MS + 1, &old, &d, false),
             Verdict::Challenge { stale: true }
         );
+        // two challenges in one millisecond differ
+        assert_ne!(a.nonce(now), a.nonce(now));
         // a nonce from another server (another secret) is refused
         let mut other_cfg = cfg();
         other_cfg.secret = [4; 32];

@@ -209,6 +209,7 @@ impl Proxy {
         if max_forwards(&req.raw) == Some(0) {
             return reply(core, peer, &req.raw, 483, out);
         }
+        core.proxy.make_room();
         if core.proxy.server.len() >= MAX_SERVER_TX || core.proxy.calls.len() >= MAX_CALLS {
             return reply(core, peer, &req.raw, 503, out);
         }
@@ -323,6 +324,21 @@ impl Proxy {
                     }
                 }
             }
+        }
+    }
+
+    /// At the transaction limits, forgets the transactions that are over and only wait to
+    /// absorb retransmissions (RFC 3261 timers D, I, J, K keep them up to 32 s over UDP): under
+    /// heavy load a late retransmission is then handled as new rather than new calls refused.
+    fn make_room(&mut self) {
+        if self.server.len() >= MAX_SERVER_TX {
+            self.server
+                .retain(|_, tx| tx.state == ServerState::Proceeding);
+        }
+        if self.client.len() >= MAX_CLIENT_TX {
+            self.client.retain(|_, (tx, _)| {
+                matches!(tx.state, ClientState::Calling | ClientState::Proceeding)
+            });
         }
     }
 
@@ -643,6 +659,7 @@ fn start_next_group(core: &mut Core, now: Millis, id: u64, out: &mut Vec<Action>
 
 /// Sends the request of call `id` to one target in a new client transaction.
 fn start_branch(core: &mut Core, now: Millis, id: u64, t: Target, out: &mut Vec<Action>) {
+    core.proxy.make_room();
     if core.proxy.client.len() >= MAX_CLIENT_TX {
         return;
     }

@@ -30,6 +30,8 @@ pub const DEFAULT_EXPIRES: u32 = 3600;
 pub const BRANCH_PREFIX: &str = "z9hG4bK-ghr-";
 /// Most requests of our own waiting for an answer.
 pub const MAX_PENDING: usize = 4096;
+/// Most REGISTER answers kept to answer retransmissions.
+pub const MAX_ANSWERED: usize = 16_384;
 /// RFC 3261 timer T1 and T2, and how long we wait for an answer (timer F).
 const T1: u64 = 500;
 const T2: u64 = 4000;
@@ -59,6 +61,8 @@ struct NoticeJob {
 }
 
 pub struct Registrar {
+    /// Answers sent to REGISTERs over UDP, by (branch, sent-by), kept for timer J.
+    answered: HashMap<(String, String), (Millis, Vec<u8>)>,
     keepalive_ms: u64,
     next_sweep: Millis,
     pending: HashMap<String, Pending>,
@@ -71,6 +75,7 @@ pub struct Registrar {
 impl Registrar {
     pub fn new(cfg: &CoreConfig) -> Registrar {
         Registrar {
+            answered: HashMap::new(),
             keepalive_ms: cfg.keepalive_interval_ms.max(1000),
             next_sweep: 0,
             pending: HashMap::new(),
@@ -80,8 +85,56 @@ impl Registrar {
         }
     }
 
-    /// Handles a REGISTER.
+    /// Handles a REGISTER. A retransmission (same branch and sent-by over UDP, RFC 3261
+    /// §17.2.3) gets the answer already sent instead of being judged again: its credentials'
+    /// nonce-count was used, so judging it again would refuse a device that did nothing wrong.
     pub fn on_register(
+        core: &mut Core,
+        now: Millis,
+        peer: Peer,
+        local: SocketAddr,
+        req: &Request,
+        out: &mut Vec<Action>,
+    ) {
+        let key = req
+            .branch
+            .as_ref()
+            .map(|b| (b.clone(), req.sent_by.clone()));
+        if let Some(k) = &key {
+            if let Some((_, bytes)) = core.registrar.answered.get(k) {
+                out.push(Action::Send {
+                    peer,
+                    bytes: bytes.clone(),
+                });
+                return;
+            }
+        }
+        let start = out.len();
+        Self::register(core, now, peer, local, req, out);
+        if peer.transport.reliable() {
+            return;
+        }
+        let Some(k) = key else {
+            return;
+        };
+        let answer = out[start..].iter().find_map(|a| match a {
+            Action::Send { peer: p, bytes } if *p == peer => Some(bytes.clone()),
+            _ => None,
+        });
+        if let Some(bytes) = answer {
+            let r = &mut core.registrar;
+            if r.answered.len() >= MAX_ANSWERED {
+                r.answered
+                    .retain(|_, (t, _)| now.saturating_sub(*t) < 2 * T1);
+                if r.answered.len() >= MAX_ANSWERED {
+                    r.answered.clear();
+                }
+            }
+            r.answered.insert(k, (now, bytes));
+        }
+    }
+
+    fn register(
         core: &mut Core,
         now: Millis,
         peer: Peer,
@@ -374,6 +427,9 @@ impl Registrar {
             return;
         }
         core.registrar.next_sweep = now + 1000;
+        core.registrar
+            .answered
+            .retain(|_, (t, _)| now.saturating_sub(*t) < TIMER_F);
         // Expired bindings go; silent ones are probed.
         let keepalive = core.registrar.keepalive_ms;
         let mut probes = Vec::new();
@@ -780,6 +836,34 @@ Call-ID: reg-1\r\nCSeq: {cseq} REGISTER\r\n{contacts}{extra}{auth}User-Agent: VT
         );
         assert!(a.contains(&Action::DeviceOffline { device: 7 }));
         assert!(!c.location.is_online(7, later));
+    }
+
+    #[test]
+    fn a_retransmitted_register_gets_the_same_answer_not_a_replay_refusal() {
+        let mut c = core();
+        let contact = "Contact: <sip:x@192.168.1.50:5060>\r\n";
+        let a = c.on_message(
+            T0,
+            peer(),
+            local(),
+            register(1, contact, "", None).as_bytes(),
+        );
+        let ch = sends(&a).pop().unwrap();
+        let signed = register(2, contact, "", Some(&ch));
+        let first = sends(&c.on_message(T0, peer(), local(), signed.as_bytes()))
+            .pop()
+            .unwrap();
+        assert!(first.starts_with("SIP/2.0 200 OK\r\n"), "{first}");
+        let again = sends(&c.on_message(T0 + 500, peer(), local(), signed.as_bytes()))
+            .pop()
+            .unwrap();
+        assert_eq!(again, first);
+        // A new request (new branch) with the same nonce-count is a replay.
+        let replay = signed.replace("branch=z9hG4bK2", "branch=z9hG4bK2b");
+        let r = sends(&c.on_message(T0 + 600, peer(), local(), replay.as_bytes()))
+            .pop()
+            .unwrap();
+        assert!(r.starts_with("SIP/2.0 403 "), "{r}");
     }
 
     #[test]
