@@ -73,7 +73,9 @@ pub struct Auth {
     algorithms: Vec<&'static str>,
     key: ring::hmac::Key,
     /// nonce → highest nc seen, and when the nonce was issued (for cleaning).
-    counts: HashMap<String, (u32, Millis)>,
+    /// (keyed by the nonce's first 128 bits: time, serial and part of the HMAC — unique per
+    /// nonce this server issued, and 16 bytes instead of a string).
+    counts: HashMap<u128, (u32, Millis)>,
     /// Nonces issued at or before this time whose counts were forgotten to stay bounded: they
     /// are answered stale, never taken as new (which would open a replay).
     floor: Millis,
@@ -231,7 +233,14 @@ impl Auth {
             return Verdict::Challenge { stale: true };
         }
         // Replay: each nonce's count must grow.
-        match self.counts.get_mut(&c.nonce) {
+        let Some(id) = c
+            .nonce
+            .get(..32)
+            .and_then(|h| u128::from_str_radix(h, 16).ok())
+        else {
+            return Verdict::Forbidden;
+        };
+        match self.counts.get_mut(&id) {
             Some((last, _)) if nc_value <= *last => return Verdict::Forbidden,
             Some((last, _)) => *last = nc_value,
             None if issued <= self.floor => return Verdict::Challenge { stale: true },
@@ -239,7 +248,7 @@ impl Auth {
                 if self.counts.len() >= MAX_TRACKED_NONCES {
                     self.forget_oldest();
                 }
-                self.counts.insert(c.nonce.clone(), (nc_value, issued));
+                self.counts.insert(id, (nc_value, issued));
             }
         }
         Verdict::Ok(user)

@@ -11,6 +11,7 @@
 //! parts (auth, guard, location); no I/O.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::net::SocketAddr;
 
 use rsip::headers::UntypedHeader;
@@ -62,7 +63,10 @@ struct NoticeJob {
 
 pub struct Registrar {
     /// Answers sent to REGISTERs over UDP, by (branch, sent-by), kept for timer J.
-    answered: HashMap<(String, String), (Millis, Vec<u8>)>,
+    /// (keyed by a SipHash of branch, sent-by, Call-ID and To user under random keys, so no
+    /// one can forge a match).
+    answered: HashMap<u64, Millis>,
+    keys: std::collections::hash_map::RandomState,
     keepalive_ms: u64,
     next_sweep: Millis,
     pending: HashMap<String, Pending>,
@@ -76,6 +80,7 @@ impl Registrar {
     pub fn new(cfg: &CoreConfig) -> Registrar {
         Registrar {
             answered: HashMap::new(),
+            keys: std::collections::hash_map::RandomState::new(),
             keepalive_ms: cfg.keepalive_interval_ms.max(1000),
             next_sweep: 0,
             pending: HashMap::new(),
@@ -86,8 +91,11 @@ impl Registrar {
     }
 
     /// Handles a REGISTER. A retransmission (same branch and sent-by over UDP, RFC 3261
-    /// §17.2.3) gets the answer already sent instead of being judged again: its credentials'
-    /// nonce-count was used, so judging it again would refuse a device that did nothing wrong.
+    /// §17.2.3) of one that succeeded gets a 200 again, built from the current bindings,
+    /// instead of being judged again: its credentials' nonce-count was used, so judging it again
+    /// would refuse a device that did nothing wrong. Only a 64-bit digest of the key and a time
+    /// are kept per success (a few bytes, not the answer). Retransmissions of refused requests
+    /// are simply judged again and get the same refusal.
     pub fn on_register(
         core: &mut Core,
         now: Millis,
@@ -96,41 +104,41 @@ impl Registrar {
         req: &Request,
         out: &mut Vec<Action>,
     ) {
-        let key = req
-            .branch
-            .as_ref()
-            .map(|b| (b.clone(), req.sent_by.clone()));
-        if let Some(k) = &key {
-            if let Some((_, bytes)) = core.registrar.answered.get(k) {
-                out.push(Action::Send {
-                    peer,
-                    bytes: bytes.clone(),
-                });
-                return;
+        let key = (!peer.transport.reliable())
+            .then_some(req.branch.as_ref())
+            .flatten()
+            .map(|b| {
+                core.registrar
+                    .keys
+                    .hash_one((b, &req.sent_by, &req.call_id, to_user(req)))
+            });
+        if let Some(k) = key {
+            if core.registrar.answered.contains_key(&k) {
+                let aor = to_user(req);
+                if let Some(device) = core.dir.user_by_name(&aor).map(|u| u.device) {
+                    let bytes = ok_answer(core, now, peer, req, device);
+                    out.push(Action::Send { peer, bytes });
+                    return;
+                }
             }
         }
         let start = out.len();
         Self::register(core, now, peer, local, req, out);
-        if peer.transport.reliable() {
-            return;
-        }
         let Some(k) = key else {
             return;
         };
-        let answer = out[start..].iter().find_map(|a| match a {
-            Action::Send { peer: p, bytes } if *p == peer => Some(bytes.clone()),
-            _ => None,
+        let ok = out[start..].iter().any(|a| {
+            matches!(a, Action::Send { peer: p, bytes } if *p == peer && bytes.starts_with(b"SIP/2.0 200 "))
         });
-        if let Some(bytes) = answer {
+        if ok {
             let r = &mut core.registrar;
             if r.answered.len() >= MAX_ANSWERED {
-                r.answered
-                    .retain(|_, (t, _)| now.saturating_sub(*t) < 2 * T1);
+                r.answered.retain(|_, t| now.saturating_sub(*t) < 4 * T1);
                 if r.answered.len() >= MAX_ANSWERED {
                     r.answered.clear();
                 }
             }
-            r.answered.insert(k, (now, bytes));
+            r.answered.insert(k, now);
         }
     }
 
@@ -276,21 +284,8 @@ impl Registrar {
                 }));
             }
         }
-        let extra: Vec<Header> = core
-            .location
-            .contacts(device, now)
-            .map(|b| {
-                Header::Contact(
-                    format!(
-                        "<{}>;expires={}",
-                        b.contact,
-                        b.expires_at.saturating_sub(now).div_ceil(1000)
-                    )
-                    .into(),
-                )
-            })
-            .collect();
-        out.push(reply(200, extra));
+        let bytes = ok_answer(core, now, peer, req, device);
+        out.push(Action::Send { peer, bytes });
         let online = core.location.is_online(device, now);
         if online && !was_online {
             out.push(Action::DeviceOnline { device });
@@ -429,7 +424,7 @@ impl Registrar {
         core.registrar.next_sweep = now + 1000;
         core.registrar
             .answered
-            .retain(|_, (t, _)| now.saturating_sub(*t) < TIMER_F);
+            .retain(|_, t| now.saturating_sub(*t) < TIMER_F);
         // Expired bindings go; silent ones are probed.
         let keepalive = core.registrar.keepalive_ms;
         let mut probes = Vec::new();
@@ -568,6 +563,45 @@ User-Agent: {server}\r\n\
         }
         true
     }
+}
+
+/// The 200 to a REGISTER of `device`: every live contact with its remaining time.
+fn ok_answer(core: &Core, now: Millis, peer: Peer, req: &Request, device: u64) -> Vec<u8> {
+    let extra: Vec<Header> = core
+        .location
+        .contacts(device, now)
+        .map(|b| {
+            Header::Contact(
+                format!(
+                    "<{}>;expires={}",
+                    b.contact,
+                    b.expires_at.saturating_sub(now).div_ceil(1000)
+                )
+                .into(),
+            )
+        })
+        .collect();
+    message::build_response(
+        &req.raw,
+        Some(peer),
+        200,
+        extra,
+        Vec::new(),
+        &core.cfg.server,
+    )
+    .into_bytes()
+}
+
+/// The user of a request's To URI.
+fn to_user(req: &Request) -> String {
+    req.raw
+        .headers
+        .iter()
+        .find_map(|h| match h {
+            Header::To(t) => Some(uri_user(t.value())),
+            _ => None,
+        })
+        .unwrap_or_default()
 }
 
 /// The user part of the URI in a From/To/Contact value, unescaped.
