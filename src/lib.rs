@@ -19,6 +19,7 @@ pub mod intercom;
 pub mod persons;
 pub mod records;
 pub mod secrets;
+pub mod serial;
 pub mod sip;
 pub mod store;
 pub mod system;

@@ -1,0 +1,1 @@
+//! Placeholder: the em4100 codec lands here (issue 7).

@@ -1,0 +1,1 @@
+//! Placeholder: the pn532 codec lands here (issue 7).

@@ -1,0 +1,1 @@
+//! Placeholder: the r30x codec lands here (issue 7).
