@@ -220,7 +220,8 @@ mod tests {
 
     #[test]
     fn decodes_documented_frame() {
-        assert_eq!(0x0Fu8 ^ 0x00 ^ 0xD0 ^ 0xC8 ^ 0xA3, 0xB4);
+        let data: [u8; 5] = [0x0F, 0x00, 0xD0, 0xC8, 0xA3];
+        assert_eq!(data.iter().fold(0, |a, b| a ^ b), 0xB4);
         assert_eq!(decode_all(FRAME), vec![CARD]);
         assert_eq!(CARD.hex().as_str(), "0F00D0C8A3");
         // Last 4 bytes 00 D0 C8 A3 = 13682851.

@@ -139,8 +139,10 @@ pub fn in_list_passive_target() -> Frame {
     command(CMD_IN_LIST_PASSIVE_TARGET, &[0x01, 0x00]).unwrap_or_default()
 }
 
-/// A decoded PN532→host frame.
+/// A decoded PN532→host frame. The response data lives inline (no allocation per frame), hence
+/// the size difference between variants.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Event {
     /// ACK frame: the PN532 accepted the command.
     Ack,
@@ -170,7 +172,15 @@ enum Parse {
     /// Drop this many bytes from the front (garbage or a bad frame).
     Drop(usize),
     /// A frame of this many bytes.
-    Frame(usize, Event),
+    Frame(usize, Kind),
+}
+
+/// What a complete frame was; a response's code and data are at `at..end` of the buffer.
+enum Kind {
+    Ack,
+    Nack,
+    Error,
+    Response { at: usize, end: usize },
 }
 
 fn at(buf: &[u8], i: usize) -> Option<u8> {
@@ -201,14 +211,14 @@ fn parse(buf: &[u8]) -> Parse {
     if (a, b) == (0x00, 0xFF) {
         return match at(buf, 4) {
             None => Parse::Incomplete,
-            Some(0x00) => Parse::Frame(5, Event::Ack),
+            Some(0x00) => Parse::Frame(5, Kind::Ack),
             Some(_) => Parse::Drop(2),
         };
     }
     let (len, hdr) = if (a, b) == (0xFF, 0x00) {
         return match at(buf, 4) {
             None => Parse::Incomplete,
-            Some(0x00) => Parse::Frame(5, Event::Nack),
+            Some(0x00) => Parse::Frame(5, Kind::Nack),
             Some(_) => Parse::Drop(2),
         };
     } else if (a, b) == (0xFF, 0xFF) {
@@ -242,13 +252,16 @@ fn parse(buf: &[u8]) -> Parse {
     }
     // Error frame: LEN 1, payload 7F.
     if payload == [0x7F] {
-        return Parse::Frame(total, Event::ErrorFrame);
+        return Parse::Frame(total, Kind::Error);
     }
     match payload {
-        [TFI_PN532, cmd, rest @ ..] => match Vec::from_slice(rest) {
-            Ok(data) => Parse::Frame(total, Event::Response { cmd: *cmd, data }),
-            Err(()) => Parse::Drop(2),
-        },
+        [TFI_PN532, _cmd, ..] => Parse::Frame(
+            total,
+            Kind::Response {
+                at: hdr + 1,
+                end: hdr + len,
+            },
+        ),
         _ => Parse::Drop(2),
     }
 }
@@ -284,10 +297,23 @@ impl Decoder {
                 match parse(&self.buf) {
                     Parse::Incomplete => break,
                     Parse::Drop(k) => self.consume(k, true),
-                    Parse::Frame(k, ev) => {
-                        self.consume(k, false);
-                        out(ev);
-                        n += 1;
+                    Parse::Frame(k, kind) => {
+                        let ev = match kind {
+                            Kind::Ack => Some(Event::Ack),
+                            Kind::Nack => Some(Event::Nack),
+                            Kind::Error => Some(Event::ErrorFrame),
+                            Kind::Response { at, end } => match self.buf.get(at..end) {
+                                Some([cmd, rest @ ..]) => Vec::from_slice(rest)
+                                    .ok()
+                                    .map(|data| Event::Response { cmd: *cmd, data }),
+                                _ => None,
+                            },
+                        };
+                        self.consume(k, ev.is_none());
+                        if let Some(ev) = ev {
+                            out(ev);
+                            n += 1;
+                        }
                     }
                 }
             }
