@@ -1,7 +1,9 @@
 //! PN532 HSU byte stream from the card issuer, fed in arbitrary chunks: no panic, bounded buffer,
 //! and every response the decoder yields goes through the parse helpers.
 #![no_main]
-use gatehouse::serial::pn532::{parse_firmware_version, parse_passive_target, Decoder, Event, MAX_FRAME};
+use gatehouse::serial::pn532::{
+    parse_firmware_version, parse_passive_target, Decoder, Event, MAX_FRAME,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
