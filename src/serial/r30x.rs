@@ -423,7 +423,8 @@ impl fmt::Display for Failure {
     }
 }
 
-/// Progress for the UI.
+/// Progress for the UI. `Done` carries the template inline (no allocation); it comes once.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// Step `n` (1..=3) asks the person to press, lift or press again.
