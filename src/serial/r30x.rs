@@ -864,6 +864,51 @@ mod tests {
         );
     }
 
+    #[test]
+    fn random_bytes_never_panic_and_chunking_does_not_matter() {
+        let mut x: u32 = 0x1234_5678;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        for round in 0..200 {
+            let mut bytes = Vec::new();
+            for _ in 0..(rnd() % 600) {
+                // Mostly noise, some valid packets, some corrupted ones.
+                match rnd() % 8 {
+                    0 => bytes.extend(ack((rnd() % 40) as u8, &[])),
+                    1 => {
+                        let mut f = ack(0, &[1, 2]);
+                        let i = rnd() as usize % f.len();
+                        f[i] ^= 1 + (rnd() % 255) as u8;
+                        bytes.extend(f);
+                    }
+                    2 => bytes.extend([0xEF, 0x01]),
+                    _ => bytes.push(rnd() as u8),
+                }
+            }
+            let whole = decode_all(&mut Decoder::default(), &bytes);
+            let mut d = Decoder::default();
+            let mut chunked = Vec::new();
+            let mut at = 0;
+            while at < bytes.len() {
+                let n = (1 + rnd() as usize % 40).min(bytes.len() - at);
+                chunked.extend(decode_all(&mut d, &bytes[at..at + n]));
+                assert!(d.buffered() < MAX_FRAME);
+                at += n;
+            }
+            assert_eq!(whole, chunked, "round {round}");
+            let mut e = Enrolment::new(0, 100);
+            e.start(0);
+            for (i, p) in whole.iter().enumerate() {
+                e.on_packet(p, i as u64);
+                e.tick(i as u64 * 7);
+            }
+        }
+    }
+
     /// A scripted sensor: each expected command with the raw bytes it answers.
     struct Script(Vec<(Command, Vec<u8>)>);
 
