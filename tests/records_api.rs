@@ -59,14 +59,6 @@ async fn register_manager(s: &Server, t: &str, device: u64) -> String {
     v["sip_password"].as_str().unwrap().to_owned()
 }
 
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A SIPp command for the scenario `name` of tests/sip on local `port`, run in `dir`.
 fn sipp_command(
     sip: std::net::SocketAddr,

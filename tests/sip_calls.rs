@@ -10,7 +10,7 @@
 
 mod common;
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,18 +18,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use reqwest::Method as M;
 use serde_json::{json, Value};
-
-async fn call(s: &Server, tok: &str, m: M, path: &str, body: Option<Value>) -> Value {
-    let mut r = client().request(m, s.url(path)).bearer_auth(tok);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let r = r.send().await.unwrap();
-    let st = r.status();
-    let v: Value = r.json().await.unwrap_or(Value::Null);
-    assert!(st.is_success(), "{path}: {st} {v}");
-    v
-}
 
 /// A registered device: its number (as a SIP user, `#` → `%23`), SIP password, and the UDP port
 /// its SIPp UAS listens on.
@@ -39,16 +27,8 @@ struct Dev {
     port: u16,
 }
 
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn device(s: &Server, t: &str, name: &str, kind: &str, number: &str, reg: Value) -> Dev {
-    let d = call(
+    let d = api_ok(
         s,
         t,
         M::POST,
@@ -58,7 +38,7 @@ async fn device(s: &Server, t: &str, name: &str, kind: &str, number: &str, reg: 
     .await;
     let mut body = reg;
     body["device"] = d["id"].clone();
-    let r = call(s, t, M::POST, "/api/v1/registrations", Some(body)).await;
+    let r = api_ok(s, t, M::POST, "/api/v1/registrations", Some(body)).await;
     Dev {
         user: r["number"].as_str().unwrap().replace('#', "%23"),
         password: r["sip_password"].as_str().unwrap().to_owned(),
@@ -183,7 +163,7 @@ async fn calls_through_the_proxy_fork_roll_over_busy_and_bye() {
     let sip = s.sip.expect("the log names the SIP address");
     setup(&s).await;
     let t = admin_token(&s).await;
-    let b = call(
+    let b = api_ok(
         &s,
         &t,
         M::POST,
@@ -191,7 +171,7 @@ async fn calls_through_the_proxy_fork_roll_over_busy_and_bye() {
         Some(json!({"number": "11"})),
     )
     .await;
-    let u = call(
+    let u = api_ok(
         &s,
         &t,
         M::POST,
@@ -199,7 +179,7 @@ async fn calls_through_the_proxy_fork_roll_over_busy_and_bye() {
         Some(json!({"building": b["id"], "number": "01"})),
     )
     .await;
-    let room = call(
+    let room = api_ok(
         &s,
         &t,
         M::POST,
@@ -254,7 +234,7 @@ async fn calls_through_the_proxy_fork_roll_over_busy_and_bye() {
     .await;
     assert_eq!(vth1.user, "11%2301%2311");
     assert_eq!(vth2.user, "11%2301%2311%232");
-    let devices: Value = call(&s, &t, M::GET, "/api/v1/devices", None).await;
+    let devices: Value = api_ok(&s, &t, M::GET, "/api/v1/devices", None).await;
     let id_of = |name: &str| {
         devices
             .as_array()
@@ -265,8 +245,7 @@ async fn calls_through_the_proxy_fork_roll_over_busy_and_bye() {
             .unwrap()["id"]
             .clone()
     };
-    call(
-        &s,
+    api_ok(&s,
         &t,
         M::POST,
         "/api/v1/call-groups",
@@ -424,7 +403,7 @@ async fn baresip_calls_baresip_through_gatehouse() {
     let sip = s.sip.expect("the log names the SIP address");
     setup(&s).await;
     let t = admin_token(&s).await;
-    let b = call(
+    let b = api_ok(
         &s,
         &t,
         M::POST,
@@ -432,7 +411,7 @@ async fn baresip_calls_baresip_through_gatehouse() {
         Some(json!({"number": "11"})),
     )
     .await;
-    let u = call(
+    let u = api_ok(
         &s,
         &t,
         M::POST,
@@ -440,7 +419,7 @@ async fn baresip_calls_baresip_through_gatehouse() {
         Some(json!({"building": b["id"], "number": "01"})),
     )
     .await;
-    let room = call(
+    let room = api_ok(
         &s,
         &t,
         M::POST,

@@ -13,33 +13,13 @@ use common::*;
 use reqwest::Method as M;
 use serde_json::{json, Value};
 
-async fn call(s: &Server, tok: &str, m: M, path: &str, body: Option<Value>) -> Value {
-    let mut r = client().request(m, s.url(path)).bearer_auth(tok);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let r = r.send().await.unwrap();
-    let st = r.status();
-    let v: Value = r.json().await.unwrap_or(Value::Null);
-    assert!(st.is_success(), "{path}: {st} {v}");
-    v
-}
-
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn baresip_registers_and_receives_a_notice_as_sip_message() {
     let s = Server::start(&["--sip-digest-algorithms", "md5"]);
     let sip = s.sip.unwrap();
     setup(&s).await;
     let t = admin_token(&s).await;
-    let b = call(
+    let b = api_ok(
         &s,
         &t,
         M::POST,
@@ -47,7 +27,7 @@ async fn baresip_registers_and_receives_a_notice_as_sip_message() {
         Some(json!({"number": "3"})),
     )
     .await;
-    let u = call(
+    let u = api_ok(
         &s,
         &t,
         M::POST,
@@ -55,7 +35,7 @@ async fn baresip_registers_and_receives_a_notice_as_sip_message() {
         Some(json!({"building": b["id"], "number": "1"})),
     )
     .await;
-    let room = call(
+    let room = api_ok(
         &s,
         &t,
         M::POST,
@@ -63,15 +43,14 @@ async fn baresip_registers_and_receives_a_notice_as_sip_message() {
         Some(json!({"unit": u["id"], "number": "402"})),
     )
     .await;
-    let d = call(
-        &s,
+    let d = api_ok(&s,
         &t,
         M::POST,
         "/api/v1/devices",
         Some(json!({"name": "Flat 402", "kind": "vth", "ip": "127.0.0.1", "number": "9402", "password": "devpass1"})),
     )
     .await;
-    let reg = call(
+    let reg = api_ok(
         &s,
         &t,
         M::POST,
@@ -81,8 +60,7 @@ async fn baresip_registers_and_receives_a_notice_as_sip_message() {
     .await;
     let number = reg["number"].as_str().unwrap().replace('#', "%23");
     let password = reg["sip_password"].as_str().unwrap();
-    let n = call(
-        &s,
+    let n = api_ok(&s,
         &t,
         M::POST,
         "/api/v1/notices",
@@ -90,7 +68,7 @@ async fn baresip_registers_and_receives_a_notice_as_sip_message() {
     )
     .await;
     let id = n["id"].as_u64().unwrap();
-    call(
+    api_ok(
         &s,
         &t,
         M::POST,
@@ -144,7 +122,7 @@ module_app account.so\nmodule_app menu.so\n"
 
     let mut v = Value::Null;
     for _ in 0..25 {
-        v = call(&s, &t, M::GET, &format!("/api/v1/notices/{id}"), None).await;
+        v = api_ok(&s, &t, M::GET, &format!("/api/v1/notices/{id}"), None).await;
         if v["targets"][0]["state"] == "delivered" {
             break;
         }

@@ -16,23 +16,11 @@ use common::*;
 use reqwest::Method as M;
 use serde_json::{json, Value};
 
-async fn call(s: &Server, tok: &str, m: M, path: &str, body: Option<Value>) -> Value {
-    let mut r = client().request(m, s.url(path)).bearer_auth(tok);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let r = r.send().await.unwrap();
-    let st = r.status();
-    let v: Value = r.json().await.unwrap_or(Value::Null);
-    assert!(st.is_success(), "{path}: {st} {v}");
-    v
-}
-
 /// A VTH in room 11#01#11 and a VTO 11#01#8055; returns (number, SIP password) of each.
 async fn building(s: &Server) -> Vec<(String, String)> {
     setup(s).await;
     let t = admin_token(s).await;
-    let b = call(
+    let b = api_ok(
         s,
         &t,
         M::POST,
@@ -40,7 +28,7 @@ async fn building(s: &Server) -> Vec<(String, String)> {
         Some(json!({"number": "11"})),
     )
     .await;
-    let u = call(
+    let u = api_ok(
         s,
         &t,
         M::POST,
@@ -48,7 +36,7 @@ async fn building(s: &Server) -> Vec<(String, String)> {
         Some(json!({"building": b["id"], "number": "01"})),
     )
     .await;
-    let room = call(
+    let room = api_ok(
         s,
         &t,
         M::POST,
@@ -71,7 +59,7 @@ async fn building(s: &Server) -> Vec<(String, String)> {
             json!({"type": "vto", "station": "unit_door_station", "unit": u["id"], "suffix": "55"}),
         ),
     ] {
-        let d = call(
+        let d = api_ok(
             s,
             &t,
             M::POST,
@@ -81,7 +69,7 @@ async fn building(s: &Server) -> Vec<(String, String)> {
         .await;
         let mut body = reg;
         body["device"] = d["id"].clone();
-        let r = call(s, &t, M::POST, "/api/v1/registrations", Some(body)).await;
+        let r = api_ok(s, &t, M::POST, "/api/v1/registrations", Some(body)).await;
         out.push((
             r["number"].as_str().unwrap().to_owned(),
             r["sip_password"].as_str().unwrap().to_owned(),
@@ -95,14 +83,6 @@ fn alias(number: &str) -> String {
         .split('#')
         .map(|f| format!("{}{f}", f.len()))
         .collect()
-}
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Runs a scenario of tests/sip with `rows` as its injection file; returns sipp's success and
@@ -448,8 +428,7 @@ async fn a_notice_released_while_offline_arrives_as_a_sip_message_when_the_devic
         .find(|d| d["name"] == "Flat 11")
         .unwrap()["id"]
         .clone();
-    let n = call(
-        &s,
+    let n = api_ok(&s,
         &t,
         M::POST,
         "/api/v1/notices",
@@ -457,7 +436,7 @@ async fn a_notice_released_while_offline_arrives_as_a_sip_message_when_the_devic
     )
     .await;
     let id = n["id"].as_u64().unwrap();
-    call(
+    api_ok(
         &s,
         &t,
         M::POST,

@@ -208,3 +208,32 @@ pub async fn admin_token(s: &Server) -> String {
         .expect("token")
         .to_owned()
 }
+
+/// Sends `body` (if any) as JSON with the bearer token and returns the JSON answer, failing the
+/// test unless the status is a success.
+pub async fn api_ok(
+    s: &Server,
+    tok: &str,
+    m: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
+    let mut r = client().request(m, s.url(path)).bearer_auth(tok);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.unwrap();
+    let st = r.status();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
+    assert!(st.is_success(), "{path}: {st} {v}");
+    v
+}
+
+/// A UDP port on 127.0.0.1 that was free a moment ago (for a SIP agent to listen on).
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
