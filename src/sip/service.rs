@@ -127,6 +127,7 @@ pub async fn run(
     let (qtx, mut queries) = mpsc::channel::<Query>(16);
     let _ = app.sip.set(SipHandle { tx: qtx });
     let mut st = State {
+        udp_bound: udp.local_addr().ok(),
         app: app.clone(),
         udp,
         connections,
@@ -237,6 +238,8 @@ fn status(core: &Core) -> SipStatus {
 struct State {
     app: Arc<App>,
     udp: UdpSocket,
+    /// The UDP socket's own address, read once (not a syscall per datagram).
+    udp_bound: Option<SocketAddr>,
     connections: Connections,
     streams: Option<Arc<super::stream::Streams>>,
     /// Binding changes not yet written, by store key (the last change wins).
@@ -346,9 +349,8 @@ impl State {
     /// does not say which one a datagram came in on; the address the kernel would send to
     /// `from` from is the one a LAN device reaches us at (cached per peer address, bounded).
     fn local_for(&mut self, from: SocketAddr) -> SocketAddr {
-        let bound = match self.udp.local_addr() {
-            Ok(a) => a,
-            Err(_) => return from,
+        let Some(bound) = self.udp_bound else {
+            return from;
         };
         if !bound.ip().is_unspecified() {
             return bound;
