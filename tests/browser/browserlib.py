@@ -6,6 +6,7 @@ import struct
 import zlib
 from pathlib import Path
 
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -59,6 +60,24 @@ class Steps:
 
     def wait(self, cond, timeout=45):
         return WebDriverWait(self.d, timeout).until(cond)
+
+    def reloads(self, action):
+        """Runs `action` (a click that submits a form or follows a link) and waits until the next
+        document has loaded. The old document is marked with a window property that the new one
+        does not have; this avoids Selenium's staleness check, which newer Chromium answers with
+        "Node with given id does not belong to the document" while the page is being replaced."""
+        self.d.execute_script("window.__gatehouseOldPage = true;")
+        action()
+
+        def loaded(d):
+            try:
+                return d.execute_script(
+                    "return window.__gatehouseOldPage !== true && document.readyState === 'complete';"
+                )
+            except WebDriverException:
+                return False  # the page is between documents
+
+        self.wait(loaded)
 
     def path(self):
         return self.d.current_url[len(self.base):].split("?")[0]

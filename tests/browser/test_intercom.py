@@ -24,12 +24,6 @@ def choose(s, element_id, visible_text):
     Select(s.d.find_element(By.ID, element_id)).select_by_visible_text(visible_text)
 
 
-def reloads(s, action):
-    """Runs `action` (a click that submits a form) and waits for the next page."""
-    old = s.d.find_element(By.TAG_NAME, "html")
-    action()
-    s.wait(EC.staleness_of(old))
-
 
 def room_id(s, code):
     row = s.d.find_element(By.XPATH, f"//table[@id='rooms']//tr[.//code[text()='{code}']]")
@@ -41,7 +35,7 @@ def password_form(s, rid, password, confirm):
     form = s.d.find_element(By.ID, f"room-password-{rid}")
     form.find_element(By.NAME, "password").send_keys(password)
     form.find_element(By.NAME, "confirm").send_keys(confirm)
-    reloads(s, form.find_element(By.CSS_SELECTOR, "button[type=submit]").click)
+    s.reloads(form.find_element(By.CSS_SELECTOR, "button[type=submit]").click)
 
 
 def test_organization_vth_dial_and_room_password(server, browser):
@@ -57,7 +51,7 @@ def test_organization_vth_dial_and_room_password(server, browser):
     type_into(s, "batch-units", "1")
     type_into(s, "batch-floors", "2")
     type_into(s, "batch-rooms", "2")
-    reloads(s, lambda: s.click("batch-submit"))
+    s.reloads(lambda: s.click("batch-submit"))
     s.at("/intercom")
     assert "created" in s.text("notice")
     assert "4 rooms" in s.text("org-tree")
@@ -70,7 +64,7 @@ def test_organization_vth_dial_and_room_password(server, browser):
     for name, value in {"name": "VTH 101", "ip": "192.0.2.41", "number": "9901"}.items():
         form.find_element(By.NAME, name).send_keys(value)
     Select(form.find_element(By.NAME, "kind")).select_by_visible_text("VTH (indoor monitor)")
-    reloads(s, lambda: s.click("add-device"))
+    s.reloads(lambda: s.click("add-device"))
     s.at("/intercom/devices")
     assert "added" in s.text("notice")
     assert "VTH 101" in s.text("devices")
@@ -78,12 +72,12 @@ def test_organization_vth_dial_and_room_password(server, browser):
 
     # Its registration number for room 101; the SIP password is shown once.
     s.d.get(s.base + "/intercom")
-    reloads(s, lambda: s.click("nav-dial"))
+    s.reloads(lambda: s.click("nav-dial"))
     s.at("/intercom/dial")
     choose(s, "dial-device", "VTH 101 (VTH (indoor monitor), 9901)")
     choose(s, "dial-type", "VTH (indoor monitor)")
     choose(s, "dial-room", "01#01#101")
-    reloads(s, lambda: s.click("dial-add"))
+    s.reloads(lambda: s.click("dial-add"))
     assert "01#01#101" in s.text("dial-vth")
     sip = s.text("sip-password")
     assert len(sip) >= 8, sip
@@ -119,15 +113,15 @@ def test_organization_vth_dial_and_room_password(server, browser):
         for field, value in {"name": name, "ip": "192.0.2.50", "number": number}.items():
             form.find_element(By.NAME, field).send_keys(value)
         Select(form.find_element(By.NAME, "kind")).select_by_visible_text(kind)
-        reloads(s, lambda: s.click("add-device"))
+        s.reloads(lambda: s.click("add-device"))
         assert "added" in s.text("notice")
     s.d.get(s.base + "/intercom")
-    reloads(s, lambda: s.click("nav-call-groups"))
+    s.reloads(lambda: s.click("nav-call-groups"))
     s.at("/intercom/call-groups")
     type_into(s, "group-name", "Guards")
     type_into(s, "group-ring", "20")
     Select(s.d.find_element(By.ID, "group-buildings")).select_by_index(0)
-    reloads(s, lambda: s.click("group-add"))
+    s.reloads(lambda: s.click("group-add"))
     assert "added" in s.text("notice")
     group = s.d.find_element(By.CSS_SELECTOR, "section[id^=group-]")
     gid = group.get_attribute("id").removeprefix("group-")
@@ -137,11 +131,11 @@ def test_organization_vth_dial_and_room_password(server, browser):
         group = s.d.find_element(By.ID, f"group-{gid}")
         sel = Select(group.find_element(By.NAME, "device"))
         sel.select_by_visible_text(next(o for o in offered if o.startswith(label)))
-        reloads(s, group.find_element(By.XPATH, ".//button[text()='Add member']").click)
+        s.reloads(group.find_element(By.XPATH, ".//button[text()='Add member']").click)
         assert "changed" in s.text("notice")
     rows = s.d.find_elements(By.CSS_SELECTOR, f"#members-{gid} tbody tr")
     assert "Guard VTS" in rows[0].text and "Desk client" in rows[1].text
-    reloads(s, rows[1].find_element(By.XPATH, ".//button[text()='Up']").click)
+    s.reloads(rows[1].find_element(By.XPATH, ".//button[text()='Up']").click)
     assert "changed" in s.text("notice")
     rows = s.d.find_elements(By.CSS_SELECTOR, f"#members-{gid} tbody tr")
     assert "Desk client" in rows[0].text and "Guard VTS" in rows[1].text
@@ -149,7 +143,7 @@ def test_organization_vth_dial_and_room_password(server, browser):
 
     # Information release (manual 3.5): only VTO/VTH with a registration number are targets.
     s.d.get(s.base + "/intercom")
-    reloads(s, lambda: s.click("nav-notices"))
+    s.reloads(lambda: s.click("nav-notices"))
     s.at("/intercom/notices")
     targets = s.d.find_element(By.ID, "notice-targets").text
     assert "VTH 101" in targets and "Guard VTS" not in targets, targets
@@ -159,16 +153,16 @@ def test_organization_vth_dial_and_room_password(server, browser):
     type_into(s, "notice-text", "x" * 1001)
     s.d.execute_script("document.getElementById('notice-start').value = '2026-12-24T08:00'")
     s.d.find_element(By.CSS_SELECTOR, "#notice-targets input[type=checkbox]").click()
-    reloads(s, lambda: s.click("notice-submit"))
+    s.reloads(lambda: s.click("notice-submit"))
     assert s.text("error")
     assert s.d.find_element(By.ID, "notice-subject").get_attribute("value") == "Water off"
     s.shot("notice-refused")
     type_into(s, "notice-text", "Tuesday 9-12 the water is off.")
-    reloads(s, lambda: s.click("notice-submit"))
+    s.reloads(lambda: s.click("notice-submit"))
     assert "draft" in s.text("notice")
     assert s.text("notice-state") == "draft"
     assert "pending" in s.text("notice-devices")
-    reloads(s, lambda: s.click("notice-release"))
+    s.reloads(lambda: s.click("notice-release"))
     assert "released" in s.text("notice")
     assert s.text("notice-state") == "released"
     assert not s.d.find_elements(By.ID, "notice-delete")

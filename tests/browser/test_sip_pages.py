@@ -24,7 +24,6 @@ import pytest
 import requests
 import urllib3
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select
 
 from browserlib import PASSWORD, USER, Steps, no_horizontal_scroll, set_up_and_sign_in
@@ -46,11 +45,6 @@ def hooked(tmp_path, monkeypatch):
     yield g
     g.stop()
 
-
-def reloads(s, action):
-    old = s.d.find_element(By.TAG_NAME, "html")
-    action()
-    s.wait(EC.staleness_of(old))
 
 
 def choose(s, element_id, visible_text):
@@ -132,7 +126,7 @@ def test_call_records_devices_online_and_live_calls(hooked, browser):
     s.at("/intercom/dial")
     choose(s, "dial-device", "Desk (Manager client, 7001)")
     choose(s, "dial-type", "Manager client (softphone)")
-    reloads(s, lambda: s.click("dial-add"))
+    s.reloads(lambda: s.click("dial-add"))
     assert s.text("shown-number") == "7001"
     assert len(s.text("sip-password")) == 20
     assert "7001" in s.text("dial-manager")
@@ -167,7 +161,7 @@ def test_call_records_devices_online_and_live_calls(hooked, browser):
 
     # Reached from the start page: section 4 lists the working pages.
     s.d.get(s.base + "/")
-    reloads(s, lambda: s.click("nav-intercom"))
+    s.reloads(lambda: s.click("nav-intercom"))
     s.at("/section/intercom")
     links = [a.get_attribute("href") for a in s.d.find_elements(By.CSS_SELECTOR, "table.parts a")]
     assert any(h.endswith("/sip/devices") for h in links), links
@@ -183,7 +177,7 @@ def test_call_records_devices_online_and_live_calls(hooked, browser):
     assert shown[0].get_attribute("id") == f"call-{ids['n59']}"
     no_horizontal_scroll(s.d)
     s.shot("records-first-page")
-    reloads(s, lambda: s.click("records-older"))
+    s.reloads(lambda: s.click("records-older"))
     shown = rows(s, "call-records")
     assert len(shown) == 15
     assert [r.get_attribute("id") for r in shown[-5:]] == [f"call-{ids[k]}" for k in ("r5", "r4", "r3", "r2", "r1")]
@@ -195,7 +189,7 @@ def test_call_records_devices_online_and_live_calls(hooked, browser):
     s.d.get(s.base + "/records/calls")
     choose(s, "records-device", "Night desk (7002)")
     choose(s, "records-status", "Missed")
-    reloads(s, lambda: s.click("records-search"))
+    s.reloads(lambda: s.click("records-search"))
     shown = rows(s, "call-records")
     assert [r.get_attribute("id") for r in shown] == [f"call-{ids['r5']}", f"call-{ids['r2']}"]
     assert "Night desk" in shown[0].text and "Missed" in shown[0].text
@@ -205,7 +199,7 @@ def test_call_records_devices_online_and_live_calls(hooked, browser):
     s.d.get(s.base + "/records/calls")
     for el_id, value in (("records-from", local(base)), ("records-to", local(base + 2 * hour))):
         s.d.execute_script("arguments[0].value = arguments[1]", s.d.find_element(By.ID, el_id), value)
-    reloads(s, lambda: s.click("records-search"))
+    s.reloads(lambda: s.click("records-search"))
     shown = rows(s, "call-records")
     assert [r.get_attribute("id") for r in shown] == [f"call-{ids[k]}" for k in ("r3", "r2", "r1")]
     answered = s.d.find_element(By.ID, f"call-{ids['r1']}").text
@@ -216,7 +210,7 @@ def test_call_records_devices_online_and_live_calls(hooked, browser):
     s.d.get(s.base + "/records/calls?missed=1")
     assert s.d.find_elements(By.ID, "choose-device")
     choose(s, "records-device", "Desk (7001)")
-    reloads(s, lambda: s.click("records-search"))
+    s.reloads(lambda: s.click("records-search"))
     assert s.d.find_element(By.ID, "records-missed").is_selected()
     shown = rows(s, "call-records")
     assert [r.get_attribute("id") for r in shown] == [f"call-{ids['r3']}", f"call-{ids['r2']}"]
@@ -230,7 +224,7 @@ def test_call_records_devices_online_and_live_calls(hooked, browser):
 
     # Devices online: the desk's softphone registered, the night desk's not.
     s.d.get(s.base + "/section/intercom")
-    reloads(s, lambda: s.d.find_element(By.CSS_SELECTOR, "table.parts a[href='/sip/devices']").click())
+    s.reloads(lambda: s.d.find_element(By.CSS_SELECTOR, "table.parts a[href='/sip/devices']").click())
     s.at("/sip/devices")
     assert s.text("online-count") == "1" and s.text("known-count") == "2"
     row = s.text(f"sip-device-{desk}")
@@ -240,10 +234,10 @@ def test_call_records_devices_online_and_live_calls(hooked, browser):
     assert "7002" in row and "offline" in row, row
     no_horizontal_scroll(s.d)
     s.shot("devices-online")
-    reloads(s, lambda: s.d.find_element(By.CSS_SELECTOR, f"#sip-device-{desk} a").click())
+    s.reloads(lambda: s.d.find_element(By.CSS_SELECTOR, f"#sip-device-{desk} a").click())
     s.at("/records/calls")
     assert len(rows(s, "call-records")) == 2
-    reloads(s, lambda: s.click("nav-sip-calls"))
+    s.reloads(lambda: s.click("nav-sip-calls"))
     s.at("/sip/calls")
     assert "No call right now" in s.text("no-calls")
     s.shot("live-calls")
