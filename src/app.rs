@@ -23,6 +23,8 @@ pub struct App {
     pub sealer: crate::secrets::Sealer,
     /// Card-issuing sessions of batch add and batch issue cards.
     pub card_sessions: crate::persons::batch::Sessions,
+    /// The card issuer and the fingerprint scanner on the serial ports.
+    pub readers: crate::serial::readers::Readers,
     pub started: Instant,
     /// The running SIP service, for the page's status of registrations and calls.
     pub sip: OnceLock<crate::sip::service::SipHandle>,
@@ -57,6 +59,7 @@ impl App {
             store::put(&mut t, "secret", &Secret(s.to_vec()))?;
             Ok(s)
         })?;
+        let readers = crate::serial::readers::Readers::new(&config);
         Ok(App {
             sessions: Sessions::new(config.session_idle_timeout, config.max_sessions),
             lockout: Lockout::new(
@@ -68,6 +71,7 @@ impl App {
             certs,
             sealer,
             card_sessions: Default::default(),
+            readers,
             started: Instant::now(),
             sip: OnceLock::new(),
             secret,

@@ -81,6 +81,7 @@ fn run(config: Config) -> Result<(), BoxError> {
                 }
             });
         }
+        crate::serial::service::start(&app);
         let (udp, tcp) = bind_sip(sip_addr).await?;
         let udp_local = udp.local_addr()?;
         tracing::info!("SIP listening on udp://{}", udp_local);

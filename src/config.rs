@@ -132,6 +132,32 @@ pub struct Opts {
     /// Most call records kept; the oldest are dropped first. [default: 100000]
     #[arg(long, env = "GATEHOUSE_CALL_RECORD_RETENTION", global = true)]
     pub call_record_retention: Option<u64>,
+    /// The desktop card issuer on a serial port: pn532 (13.56 MHz IC cards, HSU/UART), em4100
+    /// (125 kHz ID cards, RDM6300-family ASCII readers) or none. [default: pn532]
+    #[arg(long, env = "GATEHOUSE_CARD_READER", global = true)]
+    pub card_reader: Option<String>,
+    /// Serial port of the card issuer (the board's udev name). [default: /dev/gatehouse-card]
+    #[arg(long, env = "GATEHOUSE_CARD_READER_PORT", global = true)]
+    pub card_reader_port: Option<PathBuf>,
+    /// Baud rate of the card issuer. [default: 115200 for pn532, 9600 for em4100]
+    #[arg(long, env = "GATEHOUSE_CARD_READER_BAUD", global = true)]
+    pub card_reader_baud: Option<u32>,
+    /// The fingerprint scanner: r30x (R307, R503, AS608 and other ZFM sensors) or none.
+    /// [default: r30x]
+    #[arg(long, env = "GATEHOUSE_FINGERPRINT_SCANNER", global = true)]
+    pub fingerprint_scanner: Option<String>,
+    /// Serial port of the fingerprint scanner (the board's udev name). [default: /dev/gatehouse-fp]
+    #[arg(long, env = "GATEHOUSE_FINGERPRINT_PORT", global = true)]
+    pub fingerprint_port: Option<PathBuf>,
+    /// Baud rate of the fingerprint scanner. [default: 57600]
+    #[arg(long, env = "GATEHOUSE_FINGERPRINT_BAUD", global = true)]
+    pub fingerprint_baud: Option<u32>,
+    /// The scanner's password (VerifyPassword), 0 unless it was changed. [default: 0]
+    #[arg(long, env = "GATEHOUSE_FINGERPRINT_PASSWORD", global = true)]
+    pub fingerprint_password: Option<u32>,
+    /// How long a reader may stay silent after a command before it "does not answer". [default: 1s]
+    #[arg(long, env = "GATEHOUSE_READER_ANSWER_TIMEOUT", global = true, value_parser = humantime::parse_duration)]
+    pub reader_answer_timeout: Option<Duration>,
     /// Hidden: turns on the test-only routes (e.g. POST /api/v1/person-collection/test-push).
     /// For the test suite only; never set it on a real box. Not read from the config file.
     #[arg(long, env = "GATEHOUSE_TEST_HOOKS", global = true, hide = true,
@@ -170,6 +196,15 @@ struct FileConfig {
     management_centre_number: Option<String>,
     call_record_retention: Option<u64>,
     sip_digest_algorithms: Option<String>,
+    card_reader: Option<String>,
+    card_reader_port: Option<PathBuf>,
+    card_reader_baud: Option<u32>,
+    fingerprint_scanner: Option<String>,
+    fingerprint_port: Option<PathBuf>,
+    fingerprint_baud: Option<u32>,
+    fingerprint_password: Option<u32>,
+    #[serde(default, with = "opt_duration")]
+    reader_answer_timeout: Option<Duration>,
 }
 
 mod opt_duration {
@@ -208,6 +243,17 @@ pub struct Config {
     pub management_centre_number: String,
     pub call_record_retention: u64,
     pub sip_digest_algorithms: String,
+    /// `pn532`, `em4100` or `none`.
+    pub card_reader: String,
+    pub card_reader_port: PathBuf,
+    /// 0 until `load` picks the family's default.
+    pub card_reader_baud: u32,
+    /// `r30x` or `none`.
+    pub fingerprint_scanner: String,
+    pub fingerprint_port: PathBuf,
+    pub fingerprint_baud: u32,
+    pub fingerprint_password: u32,
+    pub reader_answer_timeout: Duration,
     /// Test-only routes are served (command line or environment only; see `Opts::test_hooks`).
     pub test_hooks: bool,
 }
@@ -238,6 +284,14 @@ impl Default for Config {
             management_centre_number: "888888".into(),
             call_record_retention: 100_000,
             sip_digest_algorithms: "md5,sha-256".into(),
+            card_reader: "pn532".into(),
+            card_reader_port: PathBuf::from("/dev/gatehouse-card"),
+            card_reader_baud: 115_200,
+            fingerprint_scanner: "r30x".into(),
+            fingerprint_port: PathBuf::from("/dev/gatehouse-fp"),
+            fingerprint_baud: 57_600,
+            fingerprint_password: 0,
+            reader_answer_timeout: Duration::from_secs(1),
             test_hooks: false,
         }
     }
@@ -310,8 +364,24 @@ impl Config {
             management_centre_number: pick!(management_centre_number),
             call_record_retention: pick!(call_record_retention),
             sip_digest_algorithms: pick!(sip_digest_algorithms),
+            card_reader: pick!(card_reader).to_ascii_lowercase(),
+            card_reader_port: pick!(card_reader_port),
+            card_reader_baud: 0,
+            fingerprint_scanner: pick!(fingerprint_scanner).to_ascii_lowercase(),
+            fingerprint_port: pick!(fingerprint_port),
+            fingerprint_baud: pick!(fingerprint_baud),
+            fingerprint_password: pick!(fingerprint_password),
+            reader_answer_timeout: pick!(reader_answer_timeout),
             test_hooks: opts.test_hooks,
         };
+        let mut cfg = cfg;
+        cfg.card_reader_baud = opts.card_reader_baud.or(file.card_reader_baud).unwrap_or(
+            if cfg.card_reader == "em4100" {
+                9600
+            } else {
+                115_200
+            },
+        );
         cfg.check()?;
         Ok(cfg)
     }
@@ -323,6 +393,32 @@ impl Config {
                 reason: reason.into(),
             })
         };
+        if !["pn532", "em4100", "none"].contains(&self.card_reader.as_str()) {
+            return bad("card-reader", "must be pn532, em4100 or none");
+        }
+        if !["r30x", "none"].contains(&self.fingerprint_scanner.as_str()) {
+            return bad("fingerprint-scanner", "must be r30x or none");
+        }
+        const BAUDS: [u32; 8] = [
+            9600, 19_200, 38_400, 57_600, 115_200, 230_400, 460_800, 921_600,
+        ];
+        if !BAUDS.contains(&self.card_reader_baud) {
+            return bad(
+                "card-reader-baud",
+                "must be one of 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600",
+            );
+        }
+        if !BAUDS.contains(&self.fingerprint_baud) {
+            return bad(
+                "fingerprint-baud",
+                "must be one of 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600",
+            );
+        }
+        if self.reader_answer_timeout < Duration::from_millis(100)
+            || self.reader_answer_timeout > Duration::from_secs(30)
+        {
+            return bad("reader-answer-timeout", "must be between 100ms and 30s");
+        }
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log_level.as_str()) {
             return bad("log-level", "must be error, warn, info, debug or trace");
         }

@@ -27,6 +27,9 @@ pub enum Error {
     /// Too many failed attempts; `until` is unix seconds.
     #[error("too many failed attempts; try again after {}", crate::time::rfc3339(*until))]
     Locked { until: u64 },
+    /// A device the request needs (a serial reader) is missing, silent or gave no answer in time.
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: String },
     #[error("payload too large: {0}")]
     TooLarge(String),
     #[error("store: {0}")]
@@ -49,6 +52,12 @@ impl Error {
             message: message.into(),
         }
     }
+    pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
+        Error::Unavailable {
+            code,
+            message: message.into(),
+        }
+    }
     pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
         Error::Forbidden {
             code,
@@ -59,7 +68,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Invalid { code, .. } | Error::Conflict { code, .. } => code,
-            Error::Forbidden { code, .. } => code,
+            Error::Forbidden { code, .. } | Error::Unavailable { code, .. } => code,
             Error::NotFound(_) => "not_found",
             Error::Unauthorized(_) => "unauthorized",
             Error::Locked { .. } => "locked",

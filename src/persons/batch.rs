@@ -430,6 +430,8 @@ pub fn view(app: &App, session: &str) -> Result<IssueSession> {
 }
 
 pub fn stop(app: &App, session: &str) -> Result<()> {
+    // Reading cards into this list from the card issuer stops with it.
+    app.readers.card.stop_session(session);
     app.card_sessions
         .lock()
         .remove(session)

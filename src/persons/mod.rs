@@ -515,6 +515,18 @@ impl<'t> Tables<'t> {
     }
 }
 
+/// The person holding card `canonical`, if any.
+pub fn card_owner(app: &App, canonical: &str) -> Result<Option<String>> {
+    app.store.read(|txn| {
+        let t = txn.open_table(CARDS).map_err(StoreError::from)?;
+        let owner = t
+            .get(canonical)
+            .map_err(StoreError::from)?
+            .map(|g| String::from_utf8_lossy(g.value()).into_owned());
+        Ok(owner)
+    })
+}
+
 /// Checks that card `canonical` may be given to `person` (no other owner).
 pub fn check_card_free(t: &Tables<'_>, canonical: &str, person: &str, base: Base) -> Result<()> {
     match t.card_owner(canonical)? {
@@ -882,6 +894,109 @@ pub fn delete_card(app: &App, actor: &Actor, id: &str, number: &str) -> Result<P
         let (i, _) = find_card(p, number, s.display)?;
         p.cards.remove(i);
         Ok(format!("card {number} deleted"))
+    })
+}
+
+// ---------- fingerprints ----------
+
+/// The largest fingerprint template kept (R307/AS608 templates are 512 bytes).
+pub const MAX_TEMPLATE_BYTES: usize = 2048;
+
+/// Whether `id` may get another fingerprint (exists, fewer than [`MAX_FINGERPRINTS`]).
+pub fn check_fingerprint_room(app: &App, id: &str) -> Result<()> {
+    let p = get(app, id)?;
+    if p.fingerprints.len() >= MAX_FINGERPRINTS {
+        return Err(Error::invalid(
+            "fingerprint_limit",
+            "person",
+            format!("\"{id}\" already has {MAX_FINGERPRINTS} fingerprints; delete one first"),
+        ));
+    }
+    Ok(())
+}
+
+/// Stores a fingerprint template taken by `source` (e.g. `scanner:/dev/gatehouse-fp`) with the
+/// person: at most [`MAX_FINGERPRINTS`], each marked duress or not.
+pub fn add_fingerprint(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+    data: Vec<u8>,
+    duress: bool,
+    source: &str,
+) -> Result<PersonView> {
+    if data.is_empty() || data.len() > MAX_TEMPLATE_BYTES {
+        return Err(Error::invalid(
+            "fingerprint_template",
+            "template",
+            format!("a fingerprint template has 1 to {MAX_TEMPLATE_BYTES} bytes"),
+        ));
+    }
+    change_person(app, actor, id, "person.fingerprint.add", |p, _, _| {
+        if p.fingerprints.len() >= MAX_FINGERPRINTS {
+            return Err(Error::invalid(
+                "fingerprint_limit",
+                "person",
+                format!(
+                    "\"{}\" already has {MAX_FINGERPRINTS} fingerprints; delete one first",
+                    p.id
+                ),
+            ));
+        }
+        let n = p.fingerprints.len() + 1;
+        p.fingerprints.push(Template {
+            data,
+            source: source.to_owned(),
+            captured: crate::time::now(),
+            duress,
+        });
+        Ok(format!(
+            "fingerprint {n} enrolled{}",
+            if duress { " (duress)" } else { "" }
+        ))
+    })
+}
+
+fn fingerprint_index(p: &Person, index: usize) -> Result<usize> {
+    if index == 0 || index > p.fingerprints.len() {
+        return Err(Error::NotFound(format!(
+            "\"{}\" has no fingerprint {index}",
+            p.id
+        )));
+    }
+    Ok(index - 1)
+}
+
+/// Marks fingerprint `index` (1-based, in the order enrolled) as a duress finger or not.
+pub fn set_fingerprint_duress(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+    index: usize,
+    duress: bool,
+) -> Result<PersonView> {
+    change_person(app, actor, id, "person.fingerprint.change", |p, _, _| {
+        let i = fingerprint_index(p, index)?;
+        if let Some(t) = p.fingerprints.get_mut(i) {
+            t.duress = duress;
+        }
+        Ok(format!(
+            "fingerprint {index} {}",
+            if duress {
+                "marked duress"
+            } else {
+                "no longer duress"
+            }
+        ))
+    })
+}
+
+/// Deletes fingerprint `index` (1-based); the later ones move up.
+pub fn delete_fingerprint(app: &App, actor: &Actor, id: &str, index: usize) -> Result<PersonView> {
+    change_person(app, actor, id, "person.fingerprint.delete", |p, _, _| {
+        let i = fingerprint_index(p, index)?;
+        p.fingerprints.remove(i);
+        Ok(format!("fingerprint {index} deleted"))
     })
 }
 

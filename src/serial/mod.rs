@@ -8,4 +8,8 @@
 
 pub mod em4100;
 pub mod pn532;
+pub mod pn532_link;
+pub mod port;
 pub mod r30x;
+pub mod readers;
+pub mod service;

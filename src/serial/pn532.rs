@@ -164,6 +164,7 @@ pub enum Event {
 pub struct Decoder {
     buf: Vec<u8, MAX_FRAME>,
     dropped: u64,
+    bad_frames: u64,
 }
 
 enum Parse {
@@ -171,6 +172,8 @@ enum Parse {
     Incomplete,
     /// Drop this many bytes from the front (garbage or a bad frame).
     Drop(usize),
+    /// A frame whose length or data checksum is wrong: drop its start code.
+    BadChecksum,
     /// A frame of this many bytes.
     Frame(usize, Kind),
 }
@@ -227,12 +230,12 @@ fn parse(buf: &[u8]) -> Parse {
             return Parse::Incomplete;
         };
         if m.wrapping_add(l).wrapping_add(lcs) != 0 {
-            return Parse::Drop(2);
+            return Parse::BadChecksum;
         }
         (usize::from(u16::from_be_bytes([m, l])), 7)
     } else {
         if a.wrapping_add(b) != 0 {
-            return Parse::Drop(2);
+            return Parse::BadChecksum;
         }
         (usize::from(a), 4)
     };
@@ -248,7 +251,7 @@ fn parse(buf: &[u8]) -> Parse {
     };
     let dcs = at(frame, hdr + len).unwrap_or(0);
     if checksum(payload) != dcs {
-        return Parse::Drop(2);
+        return Parse::BadChecksum;
     }
     // Error frame: LEN 1, payload 7F.
     if payload == [0x7F] {
@@ -282,6 +285,11 @@ impl Decoder {
         self.dropped
     }
 
+    /// Frames dropped so far for a wrong length or data checksum (LCS/DCS).
+    pub fn bad_frames(&self) -> u64 {
+        self.bad_frames
+    }
+
     /// Feeds `bytes`, calling `out` for every complete frame. Returns the number of frames.
     pub fn feed(&mut self, mut bytes: &[u8], mut out: impl FnMut(Event)) -> usize {
         let mut n = 0;
@@ -297,6 +305,10 @@ impl Decoder {
                 match parse(&self.buf) {
                     Parse::Incomplete => break,
                     Parse::Drop(k) => self.consume(k, true),
+                    Parse::BadChecksum => {
+                        self.bad_frames += 1;
+                        self.consume(2, true);
+                    }
                     Parse::Frame(k, kind) => {
                         let ev = match kind {
                             Kind::Ack => Some(Event::Ack),

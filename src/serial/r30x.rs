@@ -463,6 +463,90 @@ enum State {
     Over,
 }
 
+/// What [`Probe`] asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeStep {
+    /// Nothing to do yet.
+    Wait,
+    /// Send this command (again).
+    Send(Command),
+    /// The sensor answered and accepted the password.
+    Ok,
+    /// The sensor answered with this code (e.g. a wrong password).
+    Refused(Code),
+    /// No answer after [`PROBE_TRIES`] tries.
+    NoAnswer,
+}
+
+/// How many times the probe sends VerifyPassword before the sensor "does not answer".
+pub const PROBE_TRIES: u8 = 3;
+
+/// The check that a sensor is on the port and accepts our password: VerifyPassword, resent after
+/// each silent timeout, [`PROBE_TRIES`] times.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    password: u32,
+    timeout_ms: u64,
+    deadline: Option<u64>,
+    tries: u8,
+}
+
+impl Probe {
+    pub fn new(password: u32, timeout_ms: u64) -> Self {
+        Probe {
+            password,
+            timeout_ms: timeout_ms.max(1),
+            deadline: None,
+            tries: 0,
+        }
+    }
+
+    /// The first VerifyPassword.
+    pub fn start(&mut self, now: u64) -> Command {
+        self.tries = 1;
+        self.deadline = Some(now.saturating_add(self.timeout_ms));
+        Command::VerifyPassword(self.password)
+    }
+
+    /// When [`Probe::tick`] next has something to do.
+    pub fn deadline(&self) -> Option<u64> {
+        self.deadline
+    }
+
+    pub fn on_packet(&mut self, packet: &Packet) -> ProbeStep {
+        if self.deadline.is_none() {
+            return ProbeStep::Wait;
+        }
+        match packet {
+            Packet::Ack { code, .. } => {
+                self.deadline = None;
+                if *code == Code::Ok {
+                    ProbeStep::Ok
+                } else {
+                    ProbeStep::Refused(*code)
+                }
+            }
+            Packet::Data { .. } => ProbeStep::Wait,
+        }
+    }
+
+    pub fn tick(&mut self, now: u64) -> ProbeStep {
+        match self.deadline {
+            Some(d) if now >= d => {
+                if self.tries < PROBE_TRIES {
+                    self.tries += 1;
+                    self.deadline = Some(now.saturating_add(self.timeout_ms));
+                    ProbeStep::Send(Command::VerifyPassword(self.password))
+                } else {
+                    self.deadline = None;
+                    ProbeStep::NoAnswer
+                }
+            }
+            _ => ProbeStep::Wait,
+        }
+    }
+}
+
 /// The enrolment: VerifyPassword, three presses, RegModel, Match, UpChar(2) upload.
 #[derive(Debug, Clone)]
 pub struct Enrolment {
@@ -675,6 +759,29 @@ mod tests {
         s.split_whitespace()
             .map(|h| u8::from_str_radix(h, 16).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn probe_accepts_ok_reports_refusal_and_gives_up_on_silence() {
+        let mut p = Probe::new(0, 1000);
+        assert_eq!(p.start(0), Command::VerifyPassword(0));
+        assert_eq!(p.tick(999), ProbeStep::Wait);
+        assert_eq!(p.tick(1000), ProbeStep::Send(Command::VerifyPassword(0)));
+        assert_eq!(p.tick(2000), ProbeStep::Send(Command::VerifyPassword(0)));
+        assert_eq!(p.tick(3000), ProbeStep::NoAnswer);
+        assert_eq!(p.deadline(), None);
+        p.start(5000);
+        let ok = Packet::Ack {
+            code: Code::Ok,
+            data: Payload::new(),
+        };
+        assert_eq!(p.on_packet(&ok), ProbeStep::Ok);
+        p.start(6000);
+        let bad = Packet::Ack {
+            code: Code::from_u8(0x13),
+            data: Payload::new(),
+        };
+        assert_eq!(p.on_packet(&bad), ProbeStep::Refused(Code::from_u8(0x13)));
     }
 
     fn decode_all(d: &mut Decoder, bytes: &[u8]) -> Vec<Packet> {

@@ -20,6 +20,7 @@ mod dial;
 mod groups;
 mod intercom;
 mod persons;
+mod readers;
 pub(in crate::web) mod records;
 mod transfer;
 
@@ -167,6 +168,7 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(dial::configtool_import_route())
         .merge(collection::router())
         .merge(records::router())
+        .merge(readers::router())
         .routes(routes!(transfer::person_template))
         .routes(routes!(transfer::export_persons))
         .routes(transfer::import_route())
