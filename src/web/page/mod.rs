@@ -17,6 +17,7 @@ mod persons_batch;
 mod persons_form;
 mod persons_transfer;
 mod public;
+mod reader_pages;
 mod sip_pages;
 mod system_pages;
 
@@ -56,6 +57,7 @@ pub fn router() -> Router<Arc<App>> {
         .merge(intercom_groups::router())
         .merge(intercom_notices::router())
         .merge(sip_pages::router())
+        .merge(reader_pages::router())
 }
 
 async fn style() -> Response {

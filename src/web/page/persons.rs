@@ -64,6 +64,11 @@ pub(super) fn done_text(key: &str) -> Option<&'static str> {
         "issued" => "The card was issued.",
         "issue-stopped" => "Card issuing was stopped; the cards given so far stay.",
         "imported" => "The import finished.",
+        "fingerprint-changed" => "The fingerprint was changed.",
+        "fingerprint-deleted" => "The fingerprint was deleted.",
+        "reading-stopped" => {
+            "Reading cards stopped; the cards given so far stay. Start reading again to go on."
+        }
         _ => return None,
     })
 }
@@ -364,6 +369,7 @@ fn toolbar(q: &ListQuery) -> Markup {
             a.button.secondary #batch-add href="/persons/batch-add" { "Batch add" }
             a.button.secondary #person-collection href="/persons/collection" { "Person collection" }
             a.button.secondary #transfer href="/persons/transfer" { "Import / export" }
+            a.button.secondary #readers-link href="/readers" { "Card issuer and scanner" }
             span.view-toggle role="group" aria-label="Display" {
                 a #view-list .current[!q.cards_view()] href=(q.href(|x| x.view.clear())) { "List" }
                 a #view-cards .current[q.cards_view()] href=(q.href(|x| x.view = "cards".into())) { "Cards" }

@@ -180,11 +180,16 @@ async fn show_issue(
 ) -> Response {
     let frame = Frame::load(app, Some(caller)).await;
     let sid = session.to_owned();
+    let a = app.clone();
     let data = blocking(app, move |app| {
-        Ok((batch::view(app, &sid)?, cards::settings(app)?.display))
+        Ok((
+            batch::view(app, &sid)?,
+            cards::settings(app)?.display,
+            a.readers.card.view(&a),
+        ))
     })
     .await;
-    let (s, base) = match data {
+    let (s, base, reader) = match data {
         Ok(d) => d,
         Err(e) => return frame.error(&e),
     };
@@ -198,12 +203,13 @@ async fn show_issue(
         "Issue cards",
         html! {
             p.crumbs { a href="/persons" { "← Persons" } }
-            p { "Manual 1.2.5.1: type each card's number (" (base_name(base)) ") and press Enter; \
-                 it goes to the next person waiting, marked below, and is stored at once. To give a \
-                 number to someone else, use the input in that person's row." }
-            p.hint #issuer-coming { "Reading numbers from a card issuer or a device comes later; typing works now." }
+            p { "Manual 1.2.5.1: hold each card on the card issuer after starting to read, or type its \
+                 number (" (base_name(base)) ") and press Enter; it goes to the next person waiting, \
+                 marked below, and is stored at once. To give a number to someone else, use the input in \
+                 that person's row." }
             (notice_box(notice))
             (error_box(err))
+            (super::reader_pages::issue_reader_section(caller, &s.session, &reader))
             section.card.issue-next {
                 @if let Some(n) = next {
                     form #issue-form method="post" action=(action) {
@@ -229,11 +235,11 @@ async fn show_issue(
                             tr id=(row_id) .next[is_next] data-person=(item.id) {
                                 td { (i + 1) }
                                 td.nowrap {
-                                    @if is_next { span.badge.main { "next" } " " }
+                                    span.badge.main hidden[!is_next] { "next" } " "
                                     a href={ "/persons/" (item.id) } { (item.id) }
                                 }
                                 td { (item.name) }
-                                td.nowrap {
+                                td.nowrap.card-cell {
                                     @if let Some(c) = &item.card { code.card-no { (c) } } @else { span.muted { "waiting" } }
                                 }
                                 td {
@@ -258,6 +264,24 @@ async fn show_issue(
             (busy_script())
         },
     )
+}
+
+/// The card list's page showing `err` (for the card issuer's refusals).
+pub(super) async fn issue_with_error(
+    app: &Arc<App>,
+    caller: &PageCaller,
+    session: &str,
+    err: &Error,
+) -> Response {
+    show_issue(
+        app,
+        caller,
+        session,
+        &IssueTyped::default(),
+        None,
+        Some(err),
+    )
+    .await
 }
 
 #[derive(Deserialize, Default)]

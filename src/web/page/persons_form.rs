@@ -28,6 +28,7 @@ use crate::persons::departments::{self, DepartmentView};
 use crate::persons::{
     self, CardInput, CardPatch, MoreInfo, PersonInput, PersonPatch, PersonType, PersonView,
 };
+use crate::serial::readers::LinkState;
 use crate::web::auth::PageCaller;
 use crate::web::blocking;
 use crate::web::error::status_of;
@@ -375,45 +376,57 @@ fn cards_section(caller: &PageCaller, p: &PersonView, base: Base, typed: &CardTy
             @if p.cards.len() < persons::MAX_CARDS {
                 form #card-add-form method="post" action=(action) {
                     (csrf_input(caller))
-                    input type="hidden" name="op" value="add";
                     label { "Card number (" (base_name(base)) ")"
                         input #card-number name="number" value=(typed.number) required autocomplete="off";
                     }
                     label.check { input type="checkbox" name="main" value="1"; "Main card" }
                     label.check { input type="checkbox" name="duress" value="1"; "Duress card" }
-                    button #card-add type="submit" { "Add card" }
+                    button #card-add type="submit" name="op" value="add" { "Add card" }
+                    " "
+                    button #card-read .secondary type="submit" name="op" value="read" formnovalidate { "Read from card issuer" }
                 }
-                p.hint { "Reading the number from a card issuer or a device comes later; type it for now. \
+                p.hint { "Type the number, or press " em { "Read from card issuer" } " and hold the card on the \
+                          issuer (it waits up to 30 s); the number read is filled in above for you to add. \
                           Only 8-digit hexadecimal numbers have a QR code." }
             }
         }
     }
 }
 
-fn biometrics_section(p: &PersonView) -> Markup {
+fn biometrics_section(caller: &PageCaller, p: &PersonView, scanner: LinkState) -> Markup {
     html! {
         section.card #biometrics {
             h2 { "Fingerprints and face" }
-            h3 { "Fingerprints (" (p.fingerprints.len()) " of " (persons::MAX_FINGERPRINTS) ")" }
-            @if p.fingerprints.is_empty() {
-                p.hint #no-fingerprints { "No fingerprint." }
-            } @else {
-                ul #fingerprints {
-                    @for t in &p.fingerprints {
-                        li { (t.source) ", " (short_time(&t.captured)) @if t.duress { " (duress)" } }
-                    }
-                }
-            }
+            (super::reader_pages::fingerprints_section(caller, p, scanner))
             h3 { "Face" }
             @if let Some(t) = &p.face {
                 p #face { (t.source) ", " (short_time(&t.captured)) }
             } @else {
                 p.hint #no-face { "No face data." }
             }
-            p.warn #enroll-coming { "Enrolling fingerprints needs the fingerprint scanner, and face data \
-                                     a device to extract it: both are coming, not available yet." }
+            p.hint #face-coming { "Face data comes from a face-recognition device (person collection); \
+                                   it cannot be enrolled from this page." }
         }
     }
+}
+
+/// The edit page of `id` showing `err` (for the reader flows' refusals).
+pub(super) async fn edit_with_error(
+    app: &Arc<App>,
+    caller: &PageCaller,
+    id: &str,
+    err: &Error,
+) -> Response {
+    show_edit(
+        app,
+        caller,
+        id,
+        None,
+        &CardTyped::default(),
+        None,
+        Some(err),
+    )
+    .await
 }
 
 struct PersonData {
@@ -490,7 +503,7 @@ async fn show_edit(
                 }
             }
             (cards_section(caller, &p, data.base, card_typed))
-            (biometrics_section(&p))
+            (biometrics_section(caller, &p, app.readers.fingerprint.state()))
             section.card #delete-person {
                 details {
                     summary { "Delete this person" }
@@ -762,6 +775,36 @@ async fn card_action(
 ) -> Response {
     if !csrf_valid(&caller, &f.csrf) {
         return Frame::load(&app, Some(&caller)).await.csrf_refused();
+    }
+    if f.op == "read" {
+        // Wait for a card on the issuer (the button shows it is busy) and fill the number in.
+        return match crate::serial::readers::read_card(&app, &caller.actor, Some(id.clone()), None)
+            .await
+        {
+            Ok(card) => {
+                let typed = CardTyped {
+                    number: card.number.clone(),
+                    replace: None,
+                };
+                let notice = format!(
+                    "Card {} read from the issuer. Check the flags and press Add card.",
+                    card.number
+                );
+                show_edit(&app, &caller, &id, None, &typed, Some(&notice), None).await
+            }
+            Err(e) => {
+                show_edit(
+                    &app,
+                    &caller,
+                    &id,
+                    None,
+                    &CardTyped::default(),
+                    None,
+                    Some(&e),
+                )
+                .await
+            }
+        };
     }
     let (actor, pid, number) = (caller.actor.clone(), id.clone(), f.number.clone());
     let result = match CardOp::from_form(&f) {
