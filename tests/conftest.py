@@ -14,12 +14,14 @@ BIN = os.environ.get("GATEHOUSE_BIN", os.path.join(ROOT, "target", "debug", "gat
 
 
 class Gatehouse:
-    def __init__(self, data_dir, *extra):
+    """`extra` goes after `run`; `opts` (global options, e.g. the readers' ports) before it."""
+
+    def __init__(self, data_dir, *extra, opts=()):
         if not os.path.exists(BIN):
             raise RuntimeError(f"{BIN} is missing: run `cargo build` first")
         self.proc = subprocess.Popen(
             [BIN, "--data-dir", data_dir, "--https-addr", "127.0.0.1:0",
-             "--sip-addr", "127.0.0.1:0", "--sips-addr", "127.0.0.1:0", "run", *extra],
+             "--sip-addr", "127.0.0.1:0", "--sips-addr", "127.0.0.1:0", *opts, "run", *extra],
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
         )
         self.lines = []
