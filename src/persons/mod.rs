@@ -967,6 +967,20 @@ fn fingerprint_index(p: &Person, index: usize) -> Result<usize> {
     Ok(index - 1)
 }
 
+/// The template of fingerprint `index` (1-based), as the scanner gave it.
+pub fn fingerprint_template(app: &App, id: &str, index: usize) -> Result<Vec<u8>> {
+    app.store.read(|txn| {
+        let t = txn.open_table(PERSONS).map_err(StoreError::from)?;
+        let p: Person = store::get(&t, id)?
+            .ok_or_else(|| Error::NotFound(format!("no person with ID \"{id}\"")))?;
+        let i = fingerprint_index(&p, index)?;
+        Ok(p.fingerprints
+            .get(i)
+            .map(|t| t.data.clone())
+            .unwrap_or_default())
+    })
+}
+
 /// Marks fingerprint `index` (1-based, in the order enrolled) as a duress finger or not.
 pub fn set_fingerprint_duress(
     app: &App,

@@ -24,7 +24,7 @@ use crate::persons::cards::{self, Base};
 /// Between two attempts to open a missing port.
 const REOPEN_EVERY: Duration = Duration::from_millis(500);
 /// A ready fingerprint scanner is asked for its password this often, so a silent one is noticed.
-const FP_HEARTBEAT: Duration = Duration::from_secs(10);
+const FP_HEARTBEAT: Duration = Duration::from_secs(5);
 /// After "does not answer", the next probe of the fingerprint scanner.
 const FP_RETRY: Duration = Duration::from_secs(2);
 /// The latest a task sleeps without looking at its operation.

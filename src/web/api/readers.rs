@@ -43,7 +43,11 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(read_card))
         .routes(routes!(issue_cards))
         .routes(routes!(enroll_fingerprint))
-        .routes(routes!(set_fingerprint, delete_fingerprint))
+        .routes(routes!(
+            get_fingerprint,
+            set_fingerprint,
+            delete_fingerprint
+        ))
 }
 
 fn view(app: &Arc<App>, id: ReaderId) -> ReaderView {
@@ -205,6 +209,24 @@ async fn enroll_fingerprint(
 #[derive(Deserialize, ToSchema)]
 struct FingerprintPatch {
     duress: bool,
+}
+
+/// The template of a stored fingerprint (1–3), as the scanner uploaded it (R30x: 512 bytes).
+#[utoipa::path(get, path = "/api/v1/persons/{id}/fingerprints/{index}", tag = "persons", params(("id" = String, Path), ("index" = usize, Path)), security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "The template", content_type = "application/octet-stream", body = Vec<u8>), (status = 404, body = ErrorBody)))]
+async fn get_fingerprint(
+    State(app): AppState,
+    _c: Caller,
+    Path((id, index)): Path<(String, usize)>,
+) -> ApiResult<([(axum::http::HeaderName, &'static str); 1], Vec<u8>)> {
+    let data = blocking(&app, move |app| {
+        persons::fingerprint_template(app, &id, index)
+    })
+    .await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
+        data,
+    ))
 }
 
 /// Marks a stored fingerprint (1–3, in enrolment order) as a duress finger or not.

@@ -231,7 +231,7 @@ function txt(id,t){{var e=document.getElementById(id);if(e){{e.textContent=t;}}}
 function short(at){{return at.replace('T',' ').replace('Z','');}}
 es.addEventListener('reader',function(m){{
  var v=JSON.parse(m.data);var op=v.operation;
- txt('reader-state',v.message);
+ txt('reader-state',v.state==='ready'?'':v.message);
  var b=document.getElementById('reader-badge');if(b){{b.textContent=v.state.replace('_',' ');b.dataset.state=v.state;}}
  if(!op){{return;}}
  var ctx=document.getElementById('live-context').dataset;
@@ -262,11 +262,13 @@ es.addEventListener('reader',function(m){{
      if(c){{c.innerHTML='';if(it.card){{var k=document.createElement('code');k.className='card-no';k.textContent=it.card;c.appendChild(k);}}
        else{{var w=document.createElement('span');w.className='muted';w.textContent='waiting';c.appendChild(w);}}}}
      row.classList.toggle('next',s.next===it.id);
+     row.id=s.next===it.id?'next-person':'issue-'+it.id;
      var badge=row.querySelector('.badge.main');if(badge){{badge.hidden=s.next!==it.id;}}
    }});
    txt('issue-count',s.issued+' of '+s.items.length+' issued');
    var nx=s.items.filter(function(i){{return i.id===s.next;}})[0];
    txt('next-name',nx?nx.name+' ('+nx.id+')':'nobody: every person has a card');
+   var f=document.getElementById('issue-form');if(f){{f.hidden=!nx;}}
    if(op.status!=='running'){{var r=document.getElementById('reader-stop');if(r){{r.hidden=true;}}}}
  }}
 }});
@@ -309,7 +311,7 @@ async fn enroll_page(
             p.crumbs { a href={ "/persons/" (p.id) } { "← " (p.name) } }
             section.card #enroll-live {
                 p { "Fingerprint scanner: " span #reader-badge data-state=(format!("{:?}", v.state).to_lowercase()) { (state_text(v.state)) }
-                    " — " span #reader-state { (v.message) } }
+                    " " span #reader-state .hint { @if v.state != LinkState::Ready { (v.message) } } }
                 @if let Some(op) = op {
                     p.lead { strong #live-prompt { (op.prompt) } }
                     (steps(Some(op)))
@@ -394,7 +396,7 @@ pub(super) fn fingerprints_section(
             ul #fingerprints {
                 @for (i, t) in p.fingerprints.iter().enumerate() {
                     li data-index=(i + 1) {
-                        "Finger " (i + 1) ": " (t.source) ", " (super::persons::short_time(&t.captured)) " UTC, " (t.bytes) " bytes"
+                        span { "Finger " (i + 1) ": " (t.source) ", " (super::persons::short_time(&t.captured)) " UTC, " (t.bytes) " bytes" }
                         @if t.duress { " " span.badge.duress { "duress" } }
                         form.inline method="post" action=(action) {
                             (csrf_input(caller))
@@ -472,7 +474,7 @@ pub(super) fn issue_reader_section(caller: &PageCaller, session: &str, v: &Reade
         div #live-context hidden data-session=(session) {}
         section.card #issuer {
             h2 { "Card issuer " span #reader-badge .badge data-state=(format!("{:?}", v.state).to_lowercase()) { (state_text(v.state)) } }
-            p.hint { span #reader-state { (v.message) } }
+            p.hint { span #reader-state { @if v.state != LinkState::Ready { (v.message) } } }
             @if running {
                 p.lead { strong #live-prompt { (op.map(|o| o.prompt.as_str()).unwrap_or("")) } }
                 p { "Last card read: " code #live-card { (op.and_then(|o| o.card.as_deref()).unwrap_or("—")) } }
