@@ -941,3 +941,120 @@ pub(super) async fn enrol_done(app: &Arc<App>, op_id: u64, template: Vec<u8>) {
         Err(e) => end(op, OpStatus::Failed, format!("not stored: {e}"), None),
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(name: &str, role: Role) -> Actor {
+        Actor {
+            username: name.into(),
+            role,
+            ip: std::net::IpAddr::from([127, 0, 0, 1]),
+            session_id: String::new(),
+        }
+    }
+
+    fn ready_reader() -> Reader {
+        let r = Reader::new(
+            ReaderId::Card,
+            "pn532",
+            PathBuf::from("/dev/gatehouse-card"),
+            115_200,
+        );
+        r.set_link(LinkState::Ready, "ready".into(), None);
+        r
+    }
+
+    fn read_op(r: &Reader, a: &Actor, secs: u64) -> Result<oneshot::Receiver<Result<String>>> {
+        let (tx, rx) = oneshot::channel();
+        r.claim(a, |id| {
+            let mut op = new_op(
+                id,
+                OpKind::ReadCard,
+                a,
+                "hold a card",
+                Duration::from_secs(secs),
+            );
+            op.waiter = Some(tx);
+            op
+        })?;
+        Ok(rx)
+    }
+
+    #[test]
+    fn a_missing_or_unconfigured_reader_refuses_with_why() {
+        let r = Reader::new(ReaderId::Card, "pn532", PathBuf::from("/dev/x"), 115_200);
+        let a = actor("alice", Role::Admin);
+        let e = read_op(&r, &a, 5).unwrap_err();
+        assert_eq!(e.code(), "reader_disconnected");
+        let r = Reader::new(
+            ReaderId::Fingerprint,
+            "none",
+            PathBuf::from("/dev/x"),
+            57_600,
+        );
+        assert_eq!(read_op(&r, &a, 5).unwrap_err().code(), "reader_disabled");
+        let r = ready_reader();
+        r.set_link(LinkState::NotAnswering, "silent".into(), None);
+        let e = read_op(&r, &a, 5).unwrap_err();
+        assert_eq!(e.code(), "reader_not_answering");
+        assert!(e.to_string().contains("/dev/gatehouse-card"), "{e}");
+    }
+
+    #[test]
+    fn one_user_at_a_time_and_the_second_is_told_who() {
+        let r = ready_reader();
+        let (alice, bob) = (actor("alice", Role::Operator), actor("bob", Role::Operator));
+        let mut first = read_op(&r, &alice, 30).unwrap();
+        let e = read_op(&r, &bob, 30).unwrap_err();
+        assert_eq!(e.code(), "reader_busy");
+        assert!(e.to_string().contains("alice") && e.to_string().contains("reading a card"));
+        assert_eq!(r.stop(&bob).unwrap_err().code(), "reader_busy");
+        // The same user replaces their own operation; the first waiter is told.
+        let _second = read_op(&r, &alice, 30).unwrap();
+        assert_eq!(
+            first.try_recv().unwrap().unwrap_err().code(),
+            "reader_replaced"
+        );
+        // An administrator may stop anyone's.
+        r.stop(&actor("root", Role::Admin)).unwrap();
+        assert!(r.running().is_none());
+        read_op(&r, &bob, 30).unwrap();
+    }
+
+    #[test]
+    fn unplugging_fails_a_read_but_card_issuing_waits() {
+        let r = ready_reader();
+        let a = actor("alice", Role::Operator);
+        let mut rx = read_op(&r, &a, 30).unwrap();
+        r.set_link(LinkState::Disconnected, "gone".into(), None);
+        assert_eq!(
+            rx.try_recv().unwrap().unwrap_err().code(),
+            "reader_disconnected"
+        );
+        r.set_link(LinkState::Ready, "ready".into(), None);
+        r.claim(&a, |id| {
+            let mut op = new_op(id, OpKind::IssueCards, &a, "next", ISSUE_IDLE);
+            op.session = Some("s1".into());
+            op
+        })
+        .unwrap();
+        r.set_link(LinkState::Disconnected, "gone".into(), None);
+        assert_eq!(r.running().map(|(_, k)| k), Some(OpKind::IssueCards));
+        r.set_link(LinkState::Ready, "ready".into(), None);
+        r.stop_session("s1");
+        assert!(r.running().is_none());
+    }
+
+    #[test]
+    fn a_read_times_out_at_its_deadline() {
+        let r = ready_reader();
+        let a = actor("alice", Role::Operator);
+        let mut rx = read_op(&r, &a, 0).unwrap();
+        r.expire();
+        let e = rx.try_recv().unwrap().unwrap_err();
+        assert_eq!(e.code(), "reader_timeout");
+        assert!(r.running().is_none());
+    }
+}
