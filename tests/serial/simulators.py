@@ -6,7 +6,7 @@ mode, links a path the test chooses (like the board's udev symlink /dev/gatehous
 PTY's slave, and answers from a thread, byte for byte after the public documents:
 
 - PN532: NXP UM0701-02 (PN532 User Manual) §6.2 frames (normal and extended information frames,
-  ACK, NACK, the application-level error frame), HSU wake-up by 0x55, and the commands
+  ACK, NACK, the application-level error frame), HSU wake-up by 0x55 (§7.2.11), and the commands
   GetFirmwareVersion (0x02), SAMConfiguration (0x14), RFConfiguration (0x32), InListPassiveTarget
   (0x4A) and PowerDown (0x16).
 - EM4100 / RDM6300: STX, 10 ASCII hex data characters, 2 ASCII hex checksum characters (XOR of
@@ -519,7 +519,9 @@ class PN532Simulator(_Device):
     """A PN532 on its HSU link (UM0701-02).
 
     Behaviour: after power-on (creation, replug) it sleeps until it receives a 0x55 (the HSU
-    wake-up, §7.2.11); frames received while asleep are logged as "ignored". A command frame is
+    wake-up condition, described with PowerDown in §7.2.11; the zeros after it are ignored, so a
+    16-byte wake-up like libnfc's and Gatehouse's and adafruit's 17 bytes both work); frames
+    received while asleep are logged as "ignored"; PowerDown (0x16) puts it to sleep again. A command frame is
     answered with the ACK frame, then the response frame `D5 (cmd+1) ...`. A host ACK aborts a
     pending command (§6.2.1.3); a host NACK makes it resend its last response (§6.2.1.4). A frame
     with a bad LCS or DCS is not answered. An unknown command gets the ACK and the error frame.

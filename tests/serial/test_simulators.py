@@ -234,11 +234,11 @@ def test_pn532_fault_knobs(link):
         port.write(fw_cmd)
         assert read_exact(port, 21) == PN532_ACK + b"\xff\xfe" + FW
         # Slow: the whole answer, or only the response.
-        sim.slow(0.4)
+        sim.slow(0.6)
         port.write(fw_cmd)
         assert read_for(port, 0.25) == b""
         assert read_exact(port, 19) == PN532_ACK + FW
-        sim.slow(0.4, ack=False)
+        sim.slow(0.6, ack=False)
         port.write(fw_cmd)
         assert read_for(port, 0.25) == PN532_ACK
         assert read_exact(port, 13) == FW
@@ -307,18 +307,18 @@ def test_em4100_frames_parse_and_repeat(link):
         sim.present(data)
         stream = read_for(port, 0.55)
         frames = parse_em4100(stream)
-        assert 4 <= len(frames) <= 7, stream
+        assert 3 <= len(frames) <= 7, stream
         assert all(f == (data, True) for f in frames)
         times = [t for t, _ in sim.sent]
         gaps = [b - a for a, b in zip(times, times[1:])]
-        assert all(0.08 <= g <= 0.2 for g in gaps), gaps
+        assert all(0.08 <= g for g in gaps) and sorted(gaps)[len(gaps) // 2] <= 0.15, gaps
         sim.remove()
         read_for(port, 0.05)
         assert read_for(port, 0.25) == b""
-        # A held card for 0.25 s, then nothing; the host sends nothing, or it is logged.
-        sim.present(bytes.fromhex("FFFFFFFFFF"), hold=0.25)
-        frames = parse_em4100(read_for(port, 0.5))
-        assert 2 <= len(frames) <= 4 and frames[0] == (b"\xff" * 5, True)
+        # A card held for 0.35 s, then nothing; the host sends nothing, or it is logged.
+        sim.present(bytes.fromhex("FFFFFFFFFF"), hold=0.35)
+        frames = parse_em4100(read_for(port, 0.6))
+        assert 2 <= len(frames) <= 5 and frames[0] == (b"\xff" * 5, True)
         assert sim.card is None
         port.write(b"hi")
         sim.wait_for(lambda d: d.received and d.received[-1].kind == "data")
@@ -353,10 +353,10 @@ def test_em4100_fault_knobs_and_closed_port(link):
         time.sleep(0.1)
         port.reset_input_buffer()
         # Slow: the first frame comes late; mute: none at all.
-        sim.slow(0.3)
+        sim.slow(0.5)
         sim.present(data)
         assert read_for(port, 0.2) == b""
-        assert parse_em4100(read_for(port, 0.25))[0] == (data, True)
+        assert parse_em4100(read_for(port, 0.45))[0] == (data, True)
         sim.mute()
         time.sleep(0.1)
         port.reset_input_buffer()
@@ -384,7 +384,7 @@ def test_pyfingerprint_enrolment(link):
         assert f.verifyPassword()
         assert f.getSystemParameters() == (0, 9, 1000, 3, 0xFFFFFFFF, 2, 6)
         assert f.getTemplateCount() == 0
-        script = sim.enroll_presses(7, hold=0.3, gap=0.3)
+        script = sim.enroll_presses(7, hold=0.4, gap=0.4)
         wait_image(f, True)
         assert f.convertImage(0x01)
         wait_image(f, False)
@@ -461,7 +461,7 @@ def test_r30x_fault_knobs(link):
         bad = read_exact(port, 12)
         assert bad[:10] == r30x_ack(0x02)[:10] and bad[10:] != r30x_ack(0x02)[10:]
         # Slow and mute.
-        sim.slow(0.3)
+        sim.slow(0.5)
         port.write(genimg)
         assert read_for(port, 0.2) == b""
         assert read_exact(port, 12) == r30x_ack(0x02)
