@@ -141,7 +141,11 @@ impl Decoder {
             self.in_frame = false;
             return card;
         }
-        // Some RDM6300 clones send CR/LF inside the frame; only hex characters are data.
+        // Some RDM6300 clones send CR/LF before ETX: skip them; any other non-hex byte spoils
+        // the frame.
+        if byte == b'\r' || byte == b'\n' {
+            return None;
+        }
         if hex_val(byte).is_none() || self.buf.len() >= BODY || self.buf.push(byte).is_err() {
             self.bad += 1;
             self.buf.clear();
@@ -210,6 +214,11 @@ mod tests {
     /// 0F ^ 00 = 0F; ^ D0 = DF; ^ C8 = 17; ^ A3 = B4 → "B4".
     const FRAME: &[u8] = b"\x020F00D0C8A3B4\x03";
     const CARD: Card = Card([0x0F, 0x00, 0xD0, 0xC8, 0xA3]);
+
+    #[test]
+    fn cr_lf_inside_a_frame_is_skipped() {
+        assert_eq!(decode_all(b"\x020F00D0C8A3B4\r\n\x03"), vec![CARD]);
+    }
 
     fn decode_all(bytes: &[u8]) -> std::vec::Vec<Card> {
         let mut d = Decoder::new();

@@ -174,6 +174,8 @@ enum Parse {
     Drop(usize),
     /// A frame whose length or data checksum is wrong: drop its start code.
     BadChecksum,
+    /// The preamble 00 before a start code: skipped, not garbage.
+    Preamble,
     /// A frame of this many bytes.
     Frame(usize, Kind),
 }
@@ -205,6 +207,13 @@ fn parse(buf: &[u8]) -> Parse {
         }
     };
     if start > 0 {
+        // Everything before the start code but the preamble 00 right before it is garbage.
+        if buf.get(start - 1) == Some(&0x00) {
+            return match start - 1 {
+                0 => Parse::Preamble,
+                n => Parse::Drop(n),
+            };
+        }
         return Parse::Drop(start);
     }
     let (Some(a), Some(b)) = (at(buf, 2), at(buf, 3)) else {
@@ -305,6 +314,7 @@ impl Decoder {
                 match parse(&self.buf) {
                     Parse::Incomplete => break,
                     Parse::Drop(k) => self.consume(k, true),
+                    Parse::Preamble => self.consume(1, false),
                     Parse::BadChecksum => {
                         self.bad_frames += 1;
                         self.consume(2, true);
@@ -423,6 +433,25 @@ pub fn parse_passive_target(cmd: u8, data: &[u8]) -> Result<Option<CardNumber>, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clean_traffic_drops_nothing() {
+        let mut d = Decoder::new();
+        let mut n = 0;
+        let mut bytes = ACK.to_vec();
+        // GetFirmwareVersion's answer: D5 03 32 01 06 07, DCS = -(D5+03+32+01+06+07) = 0xE8.
+        bytes.extend_from_slice(&[
+            0x00, 0x00, 0xFF, 0x06, 0xFA, 0xD5, 0x03, 0x32, 0x01, 0x06, 0x07, 0xE8, 0x00,
+        ]);
+        d.feed(&bytes, |_| n += 1);
+        assert_eq!(n, 2);
+        assert_eq!(d.bad_frames(), 0);
+        assert!(
+            d.dropped() <= 1,
+            "only the postamble may go: {}",
+            d.dropped()
+        );
+    }
 
     fn decode_all(bytes: &[u8]) -> std::vec::Vec<Event> {
         let mut d = Decoder::new();

@@ -282,8 +282,12 @@ impl Link {
             }
             Event::Nack | Event::ErrorFrame => self.retry(step, tries, now, out),
             Event::Response { cmd, data } => {
-                if *cmd != step.code().wrapping_add(1) {
-                    return; // a late answer to an earlier command
+                // The response counts only after the ACK of this command: a response before it is
+                // a repeat of an earlier one (e.g. after a NACK we sent for line noise).
+                if !matches!(self.phase, Phase::AwaitResponse { .. })
+                    || *cmd != step.code().wrapping_add(1)
+                {
+                    return;
                 }
                 self.on_response(step, data, now, out);
             }
@@ -469,6 +473,18 @@ mod tests {
         ];
         let o = run(|o| l.on_event(&response(0x4B, &card), 13, &mut |x| o(x)));
         assert_eq!(o, vec![Output::Card("04112233445566".try_into().unwrap())]);
+    }
+
+    #[test]
+    fn a_response_before_the_ack_is_a_stale_repeat() {
+        let mut l = ready_link();
+        run(|o| l.set_polling(true, 10, &mut |x| o(x)));
+        let card = [1u8, 0, 0x04, 0x00, 0x08, 4, 1, 2, 3, 4];
+        let o = run(|o| l.on_event(&response(0x4B, &card), 11, &mut |x| o(x)));
+        assert!(o.is_empty(), "taken before the ACK: {o:?}");
+        run(|o| l.on_event(&Event::Ack, 12, &mut |x| o(x)));
+        let o = run(|o| l.on_event(&response(0x4B, &card), 13, &mut |x| o(x)));
+        assert_eq!(o, vec![Output::Card("01020304".try_into().unwrap())]);
     }
 
     #[test]
