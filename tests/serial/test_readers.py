@@ -15,7 +15,7 @@ create, speaks the device's protocol, and the JSON API shows what happened.
   an unplug during enrolment, and a scanner that does not answer.
 """
 
-import os
+import importlib.util
 import sys
 import threading
 import time
@@ -26,9 +26,15 @@ import requests
 import urllib3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from conftest import Gatehouse  # noqa: E402  (tests/conftest.py)
+# tests/conftest.py by path: run with tests/browser, "conftest" is that directory's.
+_spec = importlib.util.spec_from_file_location(
+    "gatehouse_harness_serial", Path(__file__).resolve().parents[1] / "conftest.py"
+)
+_harness = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_harness)
+Gatehouse = _harness.Gatehouse
+
 from simulators import EM4100Simulator, PN532Simulator, R30xSimulator, template_bytes  # noqa: E402
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
