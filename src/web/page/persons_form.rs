@@ -259,6 +259,11 @@ fn person_form(
                         label { "Card number (" (base_name(base)) ", optional; more cards on the next page)"
                             input #person-card name="card" value=(f.card) autocomplete="off";
                         }
+                        p.inline-actions {
+                            button #person-card-read .secondary.small type="button" hidden { "Read from card issuer" }
+                            " " span #person-card-read-msg .hint {}
+                        }
+                        (read_card_script())
                     }
                 }
                 fieldset #more-info {
@@ -406,6 +411,31 @@ fn biometrics_section(caller: &PageCaller, p: &PersonView, scanner: LinkState) -
             }
             p.hint #face-coming { "Face data comes from a face-recognition device (person collection); \
                                    it cannot be enrolled from this page." }
+        }
+    }
+}
+
+/// Plain JavaScript for the new-person form: "Read from card issuer" asks the API for one card
+/// (the button shows it is busy while the issuer waits) and fills the card field with the number
+/// in the display base, or says why not. Without JavaScript the button stays hidden: cards can be
+/// read on the person's page after creation.
+fn read_card_script() -> Markup {
+    html! {
+        script {
+            (PreEscaped(
+                "(function(){var b=document.getElementById('person-card-read');if(!b||!window.fetch){return;}\
+                 b.hidden=false;var m=document.getElementById('person-card-read-msg');\
+                 b.addEventListener('click',function(){\
+                 var t=document.querySelector('input[name=csrf]');b.classList.add('busy');b.setAttribute('aria-busy','true');\
+                 m.textContent='Hold the card on the issuer…';\
+                 fetch('/api/v1/readers/card/read',{method:'POST',credentials:'same-origin',\
+                 headers:{'content-type':'application/json','x-csrf-token':t?t.value:''},body:'{}'})\
+                 .then(function(r){return r.json().then(function(j){return {ok:r.ok,j:j};});})\
+                 .then(function(x){if(x.ok){document.getElementById('person-card').value=x.j.number;\
+                 m.textContent='Card '+x.j.number+' read.';}else{m.textContent=x.j.message||'The card could not be read.';}})\
+                 .catch(function(){m.textContent='The card could not be read.';})\
+                 .then(function(){b.classList.remove('busy');b.removeAttribute('aria-busy');});});})();"
+            ))
         }
     }
 }
