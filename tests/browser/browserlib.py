@@ -6,6 +6,8 @@ import struct
 import zlib
 from pathlib import Path
 
+import requests
+
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -123,3 +125,24 @@ def no_horizontal_scroll(driver):
         "return [document.documentElement.scrollWidth, window.innerWidth]"
     )
     assert scroll <= inner, f"horizontal scrollbar: {scroll} > {inner}"
+
+
+class Api:
+    """The JSON API as the first administrator (a bearer token), for checks next to the page."""
+
+    def __init__(self, base):
+        self.base = base
+        r = requests.post(f"{base}/api/v1/session", json={"username": USER, "password": PASSWORD},
+                          verify=False, timeout=10)
+        assert r.status_code == 200, r.text
+        self.h = {"Authorization": f"Bearer {r.json()['token']}"}
+
+    def post(self, path, body, want=201):
+        r = requests.post(self.base + path, json=body, headers=self.h, verify=False, timeout=30)
+        assert r.status_code == want, f"{path}: {r.status_code} {r.text}"
+        return r.json()
+
+    def get(self, path):
+        r = requests.get(self.base + path, headers=self.h, verify=False, timeout=10)
+        assert r.status_code == 200, f"{path}: {r.status_code} {r.text}"
+        return r.json()

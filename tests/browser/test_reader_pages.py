@@ -15,12 +15,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import requests
 import urllib3
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
-from browserlib import PASSWORD, REPO, USER, Steps, set_up_and_sign_in
+from browserlib import REPO, Api, Steps, set_up_and_sign_in
 
 sys.path.insert(0, str(REPO / "tests" / "serial"))
 from simulators import PN532Simulator, R30xSimulator  # noqa: E402
@@ -62,25 +61,6 @@ def rig(tmp_path):
     finally:
         card.close()
         fp.close()
-
-
-class Api:
-    def __init__(self, base):
-        self.base = base
-        r = requests.post(f"{base}/api/v1/session", json={"username": USER, "password": PASSWORD},
-                          verify=False, timeout=10)
-        assert r.status_code == 200, r.text
-        self.h = {"Authorization": f"Bearer {r.json()['token']}"}
-
-    def post(self, path, body, want=201):
-        r = requests.post(self.base + path, json=body, headers=self.h, verify=False, timeout=30)
-        assert r.status_code == want, f"{path}: {r.status_code} {r.text}"
-        return r.json()
-
-    def get(self, path):
-        r = requests.get(self.base + path, headers=self.h, verify=False, timeout=10)
-        assert r.status_code == 200, f"{path}: {r.status_code} {r.text}"
-        return r.json()
 
 
 def classes(s, selector):

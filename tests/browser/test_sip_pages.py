@@ -21,12 +21,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-import requests
 import urllib3
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from browserlib import PASSWORD, USER, Steps, no_horizontal_scroll, set_up_and_sign_in
+from browserlib import Api, Steps, no_horizontal_scroll, set_up_and_sign_in
 
 urllib3.disable_warnings()
 
@@ -53,25 +52,6 @@ def choose(s, element_id, visible_text):
 
 def rows(s, table_id):
     return s.d.find_elements(By.CSS_SELECTOR, f"#{table_id} tbody tr")
-
-
-class Api:
-    def __init__(self, base):
-        self.base = base
-        r = requests.post(f"{base}/api/v1/session", json={"username": USER, "password": PASSWORD},
-                          verify=False, timeout=10)
-        assert r.status_code == 200, r.text
-        self.h = {"Authorization": f"Bearer {r.json()['token']}"}
-
-    def post(self, path, body, want=201):
-        r = requests.post(self.base + path, json=body, headers=self.h, verify=False, timeout=30)
-        assert r.status_code == want, f"{path}: {r.status_code} {r.text}"
-        return r.json()
-
-    def get(self, path):
-        r = requests.get(self.base + path, headers=self.h, verify=False, timeout=10)
-        assert r.status_code == 200, f"{path}: {r.status_code} {r.text}"
-        return r.json()
 
 
 def sipp_register(sip, user, password, expires=300):

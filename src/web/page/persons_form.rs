@@ -626,18 +626,7 @@ async fn save(
 ) -> Response {
     let upload = match read_multipart(multipart, &["photo"]).await {
         Ok(u) => u,
-        Err(e) => {
-            return show_edit(
-                &app,
-                &caller,
-                &id,
-                None,
-                &CardTyped::default(),
-                None,
-                Some(&e),
-            )
-            .await
-        }
+        Err(e) => return edit_with_error(&app, &caller, &id, &e).await,
     };
     if !csrf_valid(&caller, upload.field("csrf")) {
         return Frame::load(&app, Some(&caller)).await.csrf_refused();
@@ -701,18 +690,7 @@ async fn delete(
     let (actor, pid) = (caller.actor.clone(), id.clone());
     match blocking(&app, move |app| persons::delete(app, &actor, &pid)).await {
         Ok(()) => see_other("/persons?done=person-deleted"),
-        Err(e) => {
-            show_edit(
-                &app,
-                &caller,
-                &id,
-                None,
-                &CardTyped::default(),
-                None,
-                Some(&e),
-            )
-            .await
-        }
+        Err(e) => edit_with_error(&app, &caller, &id, &e).await,
     }
 }
 
@@ -729,18 +707,7 @@ async fn delete_photo(
     let (actor, pid) = (caller.actor.clone(), id.clone());
     match blocking(&app, move |app| persons::delete_photo(app, &actor, &pid)).await {
         Ok(()) => see_other(&format!("/persons/{id}?done=photo-removed")),
-        Err(e) => {
-            show_edit(
-                &app,
-                &caller,
-                &id,
-                None,
-                &CardTyped::default(),
-                None,
-                Some(&e),
-            )
-            .await
-        }
+        Err(e) => edit_with_error(&app, &caller, &id, &e).await,
     }
 }
 
@@ -822,18 +789,7 @@ async fn card_action(
                 );
                 show_edit(&app, &caller, &id, None, &typed, Some(&notice), None).await
             }
-            Err(e) => {
-                show_edit(
-                    &app,
-                    &caller,
-                    &id,
-                    None,
-                    &CardTyped::default(),
-                    None,
-                    Some(&e),
-                )
-                .await
-            }
+            Err(e) => edit_with_error(&app, &caller, &id, &e).await,
         };
     }
     let (actor, pid, number) = (caller.actor.clone(), id.clone(), f.number.clone());
