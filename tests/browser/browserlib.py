@@ -8,7 +8,7 @@ from pathlib import Path
 
 import requests
 
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -61,7 +61,21 @@ class Steps:
         assert self.d.save_screenshot(str(path)), f"screenshot {path} failed"
 
     def wait(self, cond, timeout=45):
-        return WebDriverWait(self.d, timeout).until(cond)
+        """Waits until `cond(driver)` is truthy. An element of a page being replaced (stale, or
+        Chromium's "does not belong to the document") counts as not yet: the next try looks at
+        the new page."""
+
+        def settled(d):
+            try:
+                return cond(d)
+            except StaleElementReferenceException:
+                return False
+            except WebDriverException as e:
+                if "does not belong to the document" in str(e):
+                    return False
+                raise
+
+        return WebDriverWait(self.d, timeout).until(settled)
 
     def reloads(self, action):
         """Runs `action` (a click that submits a form or follows a link) and waits until the next
