@@ -625,7 +625,7 @@ pub fn get(app: &App, id: &str) -> Result<PersonView> {
     })
 }
 
-/// Reads one person as stored (for later issues: devices, readers).
+/// Reads one person as stored (templates included), for devices and the readers.
 pub fn load(app: &App, id: &str) -> Result<Person> {
     app.store.read(|txn| {
         let t = txn.open_table(PERSONS).map_err(StoreError::from)?;
@@ -904,12 +904,18 @@ pub const MAX_TEMPLATE_BYTES: usize = 2048;
 
 /// Whether `id` may get another fingerprint (exists, fewer than [`MAX_FINGERPRINTS`]).
 pub fn check_fingerprint_room(app: &App, id: &str) -> Result<()> {
-    let p = get(app, id)?;
+    fingerprint_room(&load(app, id)?)
+}
+
+fn fingerprint_room(p: &Person) -> Result<()> {
     if p.fingerprints.len() >= MAX_FINGERPRINTS {
         return Err(Error::invalid(
             "fingerprint_limit",
             "person",
-            format!("\"{id}\" already has {MAX_FINGERPRINTS} fingerprints; delete one first"),
+            format!(
+                "\"{}\" already has {MAX_FINGERPRINTS} fingerprints; delete one first",
+                p.id
+            ),
         ));
     }
     Ok(())
@@ -933,16 +939,7 @@ pub fn add_fingerprint(
         ));
     }
     change_person(app, actor, id, "person.fingerprint.add", |p, _, _| {
-        if p.fingerprints.len() >= MAX_FINGERPRINTS {
-            return Err(Error::invalid(
-                "fingerprint_limit",
-                "person",
-                format!(
-                    "\"{}\" already has {MAX_FINGERPRINTS} fingerprints; delete one first",
-                    p.id
-                ),
-            ));
-        }
+        fingerprint_room(p)?;
         let n = p.fingerprints.len() + 1;
         p.fingerprints.push(Template {
             data,
@@ -969,16 +966,9 @@ fn fingerprint_index(p: &Person, index: usize) -> Result<usize> {
 
 /// The template of fingerprint `index` (1-based), as the scanner gave it.
 pub fn fingerprint_template(app: &App, id: &str, index: usize) -> Result<Vec<u8>> {
-    app.store.read(|txn| {
-        let t = txn.open_table(PERSONS).map_err(StoreError::from)?;
-        let p: Person = store::get(&t, id)?
-            .ok_or_else(|| Error::NotFound(format!("no person with ID \"{id}\"")))?;
-        let i = fingerprint_index(&p, index)?;
-        Ok(p.fingerprints
-            .get(i)
-            .map(|t| t.data.clone())
-            .unwrap_or_default())
-    })
+    let mut p = load(app, id)?;
+    let i = fingerprint_index(&p, index)?;
+    Ok(p.fingerprints.swap_remove(i).data)
 }
 
 /// Marks fingerprint `index` (1-based, in the order enrolled) as a duress finger or not.
