@@ -569,6 +569,14 @@ impl Enrolment {
         }
     }
 
+    /// When [`Enrolment::tick`] next has something to do (none before the start or after the end).
+    pub fn deadline(&self) -> Option<u64> {
+        match self.state {
+            State::Idle | State::Over => None,
+            _ => Some(self.deadline),
+        }
+    }
+
     /// Whether the enrolment is over (done or failed).
     pub fn is_over(&self) -> bool {
         self.state == State::Over
@@ -759,6 +767,22 @@ mod tests {
         s.split_whitespace()
             .map(|h| u8::from_str_radix(h, 16).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn enrolment_deadline_follows_each_command() {
+        let mut e = Enrolment::new(0, 1000);
+        assert_eq!(e.deadline(), None);
+        e.start(5);
+        assert_eq!(e.deadline(), Some(1005));
+        let ok = Packet::Ack {
+            code: Code::Ok,
+            data: Payload::new(),
+        };
+        e.on_packet(&ok, 100);
+        assert_eq!(e.deadline(), Some(1100));
+        e.tick(1100);
+        assert_eq!(e.deadline(), None, "over after the timeout");
     }
 
     #[test]

@@ -806,7 +806,10 @@ pub(super) async fn card_arrived(app: &Arc<App>, canonical: String) {
     let Some((op_id, kind)) = reader.running() else {
         return;
     };
-    let base = cards::settings(app).map(|s| s.display).unwrap_or(Base::Hex);
+    // The display base is a store read: off the reader's task, like the store write below.
+    let base = crate::web::blocking(app, |app| Ok(cards::settings(app)?.display))
+        .await
+        .unwrap_or(Base::Hex);
     let shown = cards::display(&canonical, base);
     match kind {
         OpKind::ReadCard => {

@@ -301,7 +301,7 @@ async fn run_r30x(app: &Arc<App>, mut port: port::R30xPort) -> std::io::Result<(
         let proto = match &mode {
             Mode::Probing(p) => p.deadline(),
             Mode::Idle(at) | Mode::Resting(at) => Some(*at),
-            Mode::Enrolling { .. } => Some(ms(t0) + 200),
+            Mode::Enrolling { e, .. } => e.deadline(),
         };
         let at = wake_at(t0, proto, reader);
         let mut reaction = None;
