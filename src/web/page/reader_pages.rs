@@ -15,6 +15,7 @@ use axum::{Form, Router};
 use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
 
+use super::public::CsrfForm;
 use super::{csrf_input, csrf_valid, query_escape, see_other, Frame, SetUp};
 use crate::app::App;
 use crate::error::Error;
@@ -40,7 +41,7 @@ pub(super) fn router() -> Router<Arc<App>> {
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct CsrfOnly {
+struct StopForm {
     csrf: String,
     /// Where to go after a stop (a path of this site).
     back: String,
@@ -146,7 +147,7 @@ async fn stop(
     State(app): State<Arc<App>>,
     caller: PageCaller,
     Path(id): Path<String>,
-    Form(f): Form<CsrfOnly>,
+    Form(f): Form<StopForm>,
 ) -> Response {
     if !csrf_valid(&caller, &f.csrf) {
         return Frame::load(&app, Some(&caller)).await.csrf_refused();
@@ -430,7 +431,7 @@ async fn issue_start(
     State(app): State<Arc<App>>,
     caller: PageCaller,
     Path(session): Path<String>,
-    Form(f): Form<CsrfOnly>,
+    Form(f): Form<CsrfForm>,
 ) -> Response {
     if !csrf_valid(&caller, &f.csrf) {
         return Frame::load(&app, Some(&caller)).await.csrf_refused();
@@ -447,7 +448,7 @@ async fn issue_stop(
     State(app): State<Arc<App>>,
     caller: PageCaller,
     Path(session): Path<String>,
-    Form(f): Form<CsrfOnly>,
+    Form(f): Form<CsrfForm>,
 ) -> Response {
     if !csrf_valid(&caller, &f.csrf) {
         return Frame::load(&app, Some(&caller)).await.csrf_refused();
