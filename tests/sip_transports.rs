@@ -54,16 +54,7 @@ async fn options_over_tcp_and_tls_with_the_box_certificate() {
     // TLS: the certificate served is the box's (the API's fingerprint).
     common::setup(&s).await;
     let tok = common::admin_token(&s).await;
-    let http = common::client();
-    let info: serde_json::Value = http
-        .get(s.url("/api/v1/certificate"))
-        .bearer_auth(&tok)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = common::api_ok(&s, &tok, reqwest::Method::GET, "/api/v1/certificate", None).await;
     let (mut t, fp) = sipwire::tls_connect(tls).await;
     assert_eq!(json!(fp), info["sha256_fingerprint"]);
     let local = t.get_ref().0.local_addr().unwrap();
@@ -75,7 +66,7 @@ async fn options_over_tcp_and_tls_with_the_box_certificate() {
     let key = rcgen::KeyPair::generate().unwrap();
     let p = rcgen::CertificateParams::new(vec!["gate.example.org".to_string()]).unwrap();
     let cert = p.self_signed(&key).unwrap().pem();
-    let r = http
+    let r = common::client()
         .put(s.url("/api/v1/certificate"))
         .bearer_auth(&tok)
         .json(&json!({"certificate_pem": cert, "private_key_pem": key.serialize_pem()}))
